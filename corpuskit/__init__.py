@@ -1,0 +1,19 @@
+"""corpuskit: prepare large training corpora as streaming stages over Arrow record batches.
+
+    from corpuskit import read, write, filter
+    (read("data/*.jsonl.zst", field="text") | filter(lambda r: len(r["text"]) > 20)
+        | write("clean/", shards=8)).run()
+"""
+
+from corpuskit.errors import CorpusError, InputError, OutputError
+from corpuskit.io.reader import read
+from corpuskit.io.writer import write
+from corpuskit.pipeline import Context, Pipeline, Stage
+from corpuskit.stages import filter, map, map_batches
+from corpuskit.stats import Counters, RunStats
+from corpuskit.version import __version__
+
+__all__ = [
+    "CorpusError", "Context", "Counters", "InputError", "OutputError", "Pipeline", "RunStats",
+    "Stage", "__version__", "filter", "map", "map_batches", "read", "write",
+]

@@ -1,0 +1,139 @@
+"""The ``corpuskit`` command: parse arguments, call the library, print. Nothing more."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import signal
+import sys
+from typing import Any, Callable
+
+import click
+
+from corpuskit.errors import CorpusError
+from corpuskit.version import __version__
+
+COMPRESS = click.Choice(["zst", "gz", "none"])
+FORMAT = click.Choice(["text", "jsonl", "parquet"])
+
+
+def command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["corpuskit", *sys.argv[1:]])
+
+
+def common(fn: Callable) -> Callable:
+    """--quiet, --progress and --debug on every command, and one-line errors."""
+
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+    @click.option("--progress/--no-progress", default=None,
+                  help="Force the progress bar on or off (default: on when stderr is a terminal).")
+    @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+    @functools.wraps(fn)
+    def wrapper(quiet: bool, progress: bool | None, debug: bool, **kwargs: Any) -> None:
+        signal.signal(signal.SIGTERM, _terminate)
+        try:
+            fn(progress=False if quiet else progress, quiet=quiet, **kwargs)
+        except CorpusError as exc:
+            if debug:
+                raise
+            click.echo(f"corpuskit: error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("corpuskit: interrupted; no output was left under its final name", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:
+            if debug:
+                raise
+            click.echo(f"corpuskit: internal error: {type(exc).__name__}: {exc} "
+                       "(run again with --debug for the traceback)", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def io_options(fn: Callable) -> Callable:
+    """Options shared by commands that read inputs and write an output."""
+    options = [
+        click.option("--in-format", type=FORMAT, help="Read inputs as this format (default: by extension)."),
+        click.option("--field", help="The field that holds the text (JSONL, Parquet)."),
+        click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+                     help="A malformed record stops the run, or is skipped and counted."),
+        click.option("--format", "out_format", type=FORMAT, help="Output format (default: by extension)."),
+        click.option("--shards", type=int, help="Write a folder of N contiguous parts of equal record count."),
+        click.option("--shard-size", help="Write a folder of parts of about this size (e.g. 1G)."),
+        click.option("--compress", type=COMPRESS, help="Output compression (default: by extension)."),
+        click.option("--level", type=int, help="Compression level."),
+        click.option("--threads", type=int, default=0, show_default=True, help="zstd compression threads."),
+        click.option("--force", "-f", is_flag=True, help="Replace an existing output."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def writer_from(output: str, opts: dict) -> Any:
+    from corpuskit.io.writer import write
+
+    return write(output, format=opts["out_format"], shards=opts["shards"], shard_size=opts["shard_size"],
+                 compress=opts["compress"], level=opts["level"], threads=opts["threads"],
+                 force=opts["force"], field=opts["field"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="corpuskit")
+def main() -> None:
+    """Prepare large training corpora: read, shuffle, tokenize, build tries, split."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="A file, '-' for stdout, or a folder for shards.")
+@io_options
+@common
+def cat(inputs: tuple[str, ...], output: str, progress: bool | None, quiet: bool, **opts: Any) -> None:
+    """Concatenate INPUTS (files, globs, folders, '-') into one output, converting formats.
+
+    \b
+    corpuskit cat 'data/*.jsonl.zst' -o merged.parquet
+    corpuskit cat big.txt -o out/ --shards 16 --compress zst
+    """
+    from corpuskit.io.reader import read
+
+    pipe = read(list(inputs), format=opts["in_format"], field=opts["field"], on_error=opts["on_error"])
+    stats = (pipe | writer_from(output, opts)).run(progress=progress, command=command_line())
+    if not quiet:
+        click.echo(stats.summary(), err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--in-format", type=FORMAT, help="Read inputs as this format (default: by extension).")
+@click.option("--field", help="The field that must be present (JSONL, Parquet).")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then the total.")
+@common
+def count(inputs: tuple[str, ...], in_format: str | None, field: str | None, on_error: str,
+          as_json: bool, progress: bool | None, quiet: bool) -> None:
+    """Count the records and bytes of INPUTS, per file and in total."""
+    from corpuskit.io.count import count as count_records
+
+    results = count_records(list(inputs), format=in_format, field=field, on_error=on_error)
+    total = {"path": "total", "records": sum(r["records"] for r in results),
+             "bytes": sum(r["bytes"] or 0 for r in results)}
+    if as_json:
+        for row in results + [total]:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    for row in results + ([total] if len(results) > 1 else []):
+        click.echo(f"{row['records']:>14,} records {row['bytes'] or 0:>18,} bytes  {row['path']}")
+
+
+if __name__ == "__main__":
+    main()

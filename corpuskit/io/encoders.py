@@ -1,0 +1,142 @@
+"""One output file in one format: text lines, JSON Lines or Parquet, compressed by name."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+from corpuskit.errors import InputError, OutputError
+from corpuskit.io import jsonl
+from corpuskit.io.lines import join_lines
+from corpuskit.io.streams import compressing
+from corpuskit.records import text_values, untagged
+from corpuskit.threads import WriteBehind
+
+
+_PARQUET_CODEC = {"zst": "zstd", "gz": "gzip"}
+
+
+class HashingFile:
+    """A binary file that counts and hashes (xxh64) every byte written to it."""
+
+    def __init__(self, raw: BinaryIO, path: str) -> None:
+        self.raw = raw
+        self.path = path
+        self.bytes = 0
+        self._hash = xxhash.xxh64()
+
+    def write(self, data) -> int:
+        try:
+            n = self.raw.write(data)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+        self._hash.update(data)
+        self.bytes += memoryview(data).nbytes
+        return n
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
+
+    @property
+    def closed(self) -> bool:
+        return self.raw.closed
+
+    def tell(self) -> int:
+        return self.bytes
+
+    def writable(self) -> bool:
+        return True
+
+    def checksum(self) -> str:
+        return self._hash.hexdigest()
+
+
+class Encoder:
+    """Writes batches to one file; ``close()`` finishes it. ``records`` and ``payload`` count what went in."""
+
+    def __init__(self, file: HashingFile, format: str, compression: str | None, level: int | None,
+                 threads: int, field: str | None) -> None:
+        self.file = file
+        self.format = format
+        self.field = field
+        self.records = 0
+        self.payload = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._compression = compression
+        self._level = level
+        self._sink = None if format == "parquet" else compressing(file, compression, level, threads)
+        self._stream = None if self._sink is None else WriteBehind(self._sink)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if self.format == "text":
+            body = join_lines(text_values(batch, self.field))
+            self._stream.write(body)
+            self._stream.write(b"\n")
+            self.payload += body.size + 1
+        elif self.format == "jsonl":
+            data = jsonl.encode(untagged(batch))
+            self._stream.write(data)
+            self.payload += len(data)
+        else:
+            self._write_parquet(untagged(batch))
+        self.records += batch.num_rows
+
+    def _write_parquet(self, batch: pa.RecordBatch) -> None:
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.file, batch.schema,
+                                             compression=_PARQUET_CODEC.get(self._compression, "zstd"),
+                                             compression_level=self._level)
+        elif not batch.schema.equals(self._parquet.schema):
+            batch = conform(batch, self._parquet.schema)
+        self._parquet.write_batch(batch)
+        self.payload += batch.nbytes
+
+    def close(self) -> None:
+        """Finishes the file: flushes the write thread, ends compression, closes."""
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._stream is not None:
+            self._stream.close()
+            self._sink.close()
+        if not self.file.closed:
+            self.file.close()
+
+    def abort(self) -> None:
+        """Stops writing after a failure; the caller removes the file."""
+        try:
+            if self._stream is not None:
+                self._stream.close()
+        except BaseException:
+            pass
+        self.file.raw.close()
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` cast to ``schema``: missing fields become nulls, new fields are an error."""
+    extra = [name for name in batch.schema.names if name not in schema.names]
+    if extra:
+        raise InputError(f"a record has fields {extra} that earlier records did not; a Parquet file "
+                         "holds one schema (write JSONL, or give every record the same fields)")
+    columns = []
+    for f in schema:
+        if f.name in batch.schema.names:
+            column = batch.column(f.name)
+            try:
+                columns.append(column if column.type == f.type else column.cast(f.type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(f"field {f.name!r} holds {column.type} here but {f.type} earlier; "
+                                 "a Parquet file holds one type per field") from None
+        else:
+            columns.append(pa.nulls(batch.num_rows, f.type))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)

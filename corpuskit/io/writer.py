@@ -1,0 +1,263 @@
+"""Write record batches to one file, to stdout, or to shards in a folder, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from corpuskit.errors import CorpusError, OutputError
+from corpuskit.io.atomic import atomic_dir, atomic_file
+from corpuskit.io.encoders import Encoder, HashingFile
+from corpuskit.io.paths import STDIO, detect, extension, format_from_name
+from corpuskit.records import is_lines, text_values
+from corpuskit.units import parse_size
+
+MANIFEST = "manifest.json"
+Describe = Callable[[list[dict]], dict]
+
+
+@dataclass
+class Writer:
+    """Where and how a pipeline's records are written; see :func:`write`."""
+
+    path: str
+    format: str | None = None
+    shards: int | None = None
+    shard_size: int | None = None
+    compress: str | None = None
+    level: int | None = None
+    threads: int = 0
+    force: bool = False
+    field: str | None = None
+    manifest: bool = True
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self.shards or self.shard_size or self.path.endswith(("/", os.sep))
+                    or os.path.isdir(self.path))
+
+    def consume(self, batches: Iterable[pa.RecordBatch], inputs: list[str], input_format: str | None,
+                describe: Describe, total_records: int | None = None) -> list[dict]:
+        """Writes every batch; returns one entry per output file (path, records, bytes, xxh64)."""
+        if self.path == STDIO:
+            return [self._stdout(batches, input_format)]
+        self._refuse_inputs(inputs)
+        if self.sharded:
+            return self._shards(batches, input_format, describe, total_records)
+        return self._file(batches, input_format, describe)
+
+    def _stdout(self, batches: Iterable[pa.RecordBatch], input_format: str | None) -> dict:
+        encoder = Encoder(HashingFile(_Unclosable(sys.stdout.buffer), STDIO), self.format or "text",
+                          self.compress if self.compress not in ("", "none") else None,
+                          self.level, self.threads, self.field)
+        for batch in batches:
+            encoder.write(batch)
+        encoder.close()
+        return _entry(STDIO, encoder)
+
+    def _file(self, batches: Iterable[pa.RecordBatch], input_format: str | None,
+              describe: Describe) -> list[dict]:
+        spec = detect(self.path, self.format or format_from_name(self.path) or input_format, self.compress)
+        with atomic_file(self.path, self.force) as tmp:
+            encoder = self._encoder(tmp, self.path, spec.format, spec.compression)
+            _drain(encoder, batches)
+            outputs = [_entry(self.path, encoder)]
+            if self.manifest:
+                manifest_path = self.path + ".manifest.json"
+                with atomic_file(manifest_path, force=True) as mtmp:
+                    _dump(describe(outputs), mtmp)
+        return outputs
+
+    def _shards(self, batches: Iterable[pa.RecordBatch], input_format: str | None, describe: Describe,
+                total_records: int | None) -> list[dict]:
+        if self.shards and self.shard_size:
+            raise CorpusError("give shards or shard_size, not both")
+        format = self.format or input_format or "text"
+        compression = detect(f"x{extension(format, None)}", format, self.compress).compression
+        ext = extension(format, compression)
+        with atomic_dir(self.path.rstrip("/" + os.sep) or self.path, self.force) as tmp:
+            spool = os.path.join(tmp, "_spool")
+            if self.shards:
+                if total_records is None:
+                    batches, total_records = _spool(batches, spool)
+                pieces = _by_count(batches, self.shards, total_records)
+            else:
+                pieces = _by_size(batches, self.shard_size or 0, format, self.field)
+            outputs = []
+            for index, shard in enumerate(pieces):
+                name = f"part-{index:05d}{ext}"
+                encoder = self._encoder(os.path.join(tmp, name), name, format, compression)
+                _drain(encoder, shard)
+                outputs.append(_entry(name, encoder))
+            if os.path.exists(spool):
+                os.remove(spool)
+            if self.manifest:
+                _dump(describe(outputs), os.path.join(tmp, MANIFEST))
+        return outputs
+
+    def _encoder(self, tmp: str, name: str, format: str, compression: str | None) -> Encoder:
+        try:
+            raw = open(tmp, "wb")
+        except OSError as exc:
+            raise OutputError(f"{name}: cannot create ({exc.strerror})") from None
+        return Encoder(HashingFile(raw, name), format, compression, self.level, self.threads, self.field)
+
+    def _refuse_inputs(self, inputs: list[str]) -> None:
+        target = os.path.realpath(self.path)
+        for path in inputs:
+            if path == STDIO:
+                continue
+            real = os.path.realpath(path)
+            if real == target or real.startswith(target.rstrip(os.sep) + os.sep):
+                raise OutputError(f"{self.path}: output would overwrite the input {path}")
+
+
+def write(path: str | os.PathLike, format: str | None = None, shards: int | None = None,
+          shard_size: int | str | None = None, compress: str | None = None, level: int | None = None,
+          threads: int = 0, force: bool = False, field: str | None = None,
+          manifest: bool = True) -> Writer:
+    """A sink for ``pipeline | write(...)``.
+
+    One file (format and compression by its name), ``-`` for stdout, or a folder of
+    ``part-00000.<ext>`` shards: ``shards=N`` cuts the record sequence into N
+    contiguous, equal-count parts; ``shard_size="1G"`` starts a new part after about
+    that many uncompressed bytes. Existing outputs are refused unless ``force``.
+    """
+    if shards is not None and shards < 1:
+        raise CorpusError(f"shards must be at least 1, not {shards}")
+    size = parse_size(shard_size) if shard_size is not None else None
+    if size is not None and size < 1:
+        raise CorpusError("shard_size must be positive")
+    return Writer(os.fspath(path), format, shards, size, compress, level, threads, force, field, manifest)
+
+
+def _drain(encoder: Encoder, batches: Iterable[pa.RecordBatch]) -> None:
+    try:
+        for batch in batches:
+            encoder.write(batch)
+        encoder.close()
+    except BaseException:
+        encoder.abort()
+        raise
+
+
+def _entry(path: str, encoder: Encoder) -> dict:
+    return {"path": path, "records": encoder.records, "bytes": encoder.file.bytes,
+            "xxh64": encoder.file.checksum()}
+
+
+def _dump(manifest: dict, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False, default=str)
+        f.write("\n")
+
+
+def _by_count(batches: Iterable[pa.RecordBatch], shards: int,
+              total: int) -> Iterator[Iterator[pa.RecordBatch]]:
+    """``shards`` lazy parts; part k holds records [k*total//shards, (k+1)*total//shards)."""
+    source = iter(batches)
+    carry: list[pa.RecordBatch] = []
+
+    def part(want: int) -> Iterator[pa.RecordBatch]:
+        while want > 0:
+            batch = carry.pop() if carry else next(source, None)
+            if batch is None:
+                return
+            if batch.num_rows > want:
+                carry.append(batch.slice(want))
+                batch = batch.slice(0, want)
+            want -= batch.num_rows
+            yield batch
+
+    for k in range(shards):
+        yield part((k + 1) * total // shards - k * total // shards)
+
+
+def _by_size(batches: Iterable[pa.RecordBatch], limit: int, format: str,
+             field: str | None) -> Iterator[Iterator[pa.RecordBatch]]:
+    """Parts of about ``limit`` uncompressed bytes each, cut between records."""
+    source = iter(batches)
+    carry: list[pa.RecordBatch] = []
+    first = next(source, None)
+    if first is None:
+        yield iter(())
+        return
+    carry.append(first)
+
+    def part() -> Iterator[pa.RecordBatch]:
+        room = limit
+        while room > 0:
+            batch = carry.pop() if carry else next(source, None)
+            if batch is None:
+                return
+            sizes = np.cumsum(_record_sizes(batch, format, field))
+            fits = int(np.searchsorted(sizes, room, side="left")) + 1
+            if fits < batch.num_rows:
+                carry.append(batch.slice(fits))
+                batch = batch.slice(0, fits)
+            room -= int(sizes[min(fits, len(sizes)) - 1])
+            yield batch
+
+    while carry:
+        yield part()
+        if not carry:
+            nxt = next(source, None)
+            if nxt is None:
+                return
+            carry.append(nxt)
+
+
+def _record_sizes(batch: pa.RecordBatch, format: str, field: str | None) -> np.ndarray:
+    if format == "text" or is_lines(batch):
+        values = text_values(batch, field)
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
+                                offset=values.offset * 8)
+        return np.diff(offsets) + 1
+    return np.full(batch.num_rows, max(batch.nbytes // max(batch.num_rows, 1), 1))
+
+
+def _spool(batches: Iterable[pa.RecordBatch], path: str) -> tuple[Iterator[pa.RecordBatch], int]:
+    """Every batch saved to disk (each with its own schema), their count, and a reader of them."""
+    total = 0
+    with open(path, "wb") as f:
+        for batch in batches:
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, batch.schema) as stream:
+                stream.write_batch(batch)
+            data = sink.getvalue()
+            f.write(struct.pack("<Q", data.size))
+            f.write(data)
+            total += batch.num_rows
+    return _unspool(path), total
+
+
+def _unspool(path: str) -> Iterator[pa.RecordBatch]:
+    with open(path, "rb") as f:
+        while header := f.read(8):
+            data = f.read(struct.unpack("<Q", header)[0])
+            yield from pa.ipc.open_stream(data)
+
+
+class _Unclosable:
+    """stdout for an encoder: flushed at the end, never closed."""
+
+    def __init__(self, raw) -> None:
+        self._raw = raw
+        self.closed = False
+
+    def write(self, data) -> int:
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        self._raw.flush()
+
+    def close(self) -> None:
+        self._raw.flush()
+        self.closed = True

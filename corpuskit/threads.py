@@ -1,0 +1,86 @@
+"""Overlap reading, computing and writing: Arrow, zstd and file I/O release the GIL."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import BinaryIO, Iterator, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Yields ``items`` while a thread computes up to ``depth`` ahead; errors arrive in order."""
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not _put(slots, (item, None), stop):
+                    return
+            _put(slots, (_DONE, None), stop)
+        except BaseException as exc:  # handed to the consumer, raised there
+            _put(slots, (_DONE, exc), stop)
+
+    thread = threading.Thread(target=produce, name="corpuskit-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
+def _put(slots: queue.Queue, entry: tuple, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            slots.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class WriteBehind:
+    """Writes buffers to a stream from a thread, so the caller prepares the next one meanwhile."""
+
+    def __init__(self, stream: BinaryIO, depth: int = 3) -> None:
+        self._stream = stream
+        self._slots: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="corpuskit-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._slots.get()
+            if data is _DONE:
+                return
+            if self._error is None:
+                try:
+                    self._stream.write(data)
+                except BaseException as exc:
+                    self._error = exc
+
+    def write(self, data) -> None:
+        if self._error is not None:
+            raise self._error
+        self._slots.put(data)
+
+    def close(self) -> None:
+        """Waits for every buffer to be written; raises the first write error."""
+        self._slots.put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
