@@ -135,5 +135,78 @@ def count(inputs: tuple[str, ...], in_format: str | None, field: str | None, on_
         click.echo(f"{row['records']:>14,} records {row['bytes'] or 0:>18,} bytes  {row['path']}")
 
 
+@main.command(name="shuffle")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--mem", default="1G", show_default=True, help="Memory bound for the whole run (e.g. 256M, 4G).")
+@click.option("--seed", type=int, help="Seed; the same seed and inputs give the same output. Drawn and printed if absent.")
+@click.option("--tmp", type=click.Path(file_okay=False), help="Folder for temporary buckets (default: $TMPDIR or /tmp).")
+@click.option("--compress-temp/--no-compress-temp", default=True, show_default=True,
+              help="zstd level 1 for temporary buckets.")
+@click.option("--verify", is_flag=True, help="Check on the fly that the output holds exactly the input's records.")
+@click.option("--resume", is_flag=True, help="Keep a finished scatter on failure, and continue after it when run again.")
+@io_options
+@common
+def shuffle_command(paths: tuple[str, ...], mem: str, seed: int | None, tmp: str | None, compress_temp: bool,
+                    verify: bool, resume: bool, progress: bool | None, quiet: bool, **opts: Any) -> None:
+    """Globally shuffle records: PATHS are inputs (files, globs, folders) then the output.
+
+    \b
+    corpuskit shuffle in.txt out.txt --mem 4G
+    corpuskit shuffle 'corpus/*.jsonl.zst' extra.jsonl out/ --shards 256 --mem 8G --seed 7 --tmp /scratch
+    """
+    from corpuskit.shuffle import shuffle
+
+    if len(paths) < 2:
+        raise click.UsageError("give one or more inputs and then the output")
+    log = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+    result = shuffle(list(paths[:-1]), paths[-1], mem=mem, seed=seed, tmp=tmp, compress_temp=compress_temp,
+                     format=opts["out_format"], in_format=opts["in_format"], field=opts["field"],
+                     shards=opts["shards"], shard_size=opts["shard_size"], compress=opts["compress"],
+                     level=opts["level"], threads=opts["threads"], force=opts["force"], verify=verify,
+                     resume=resume, progress=progress, log=log, command=command_line())
+    if not quiet:
+        click.echo(result.summary(), err=True)
+    if result.verified is not None and not result.verified["match"]:
+        sys.exit(3)
+
+
+class _InputsThenOutputs(click.Command):
+    """Remembers how many arguments follow ``--``: those are the outputs."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            ctx.meta["outputs"] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
+
+
+@main.command(cls=_InputsThenOutputs)
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--in-format", type=FORMAT, help="Read files as this format (default: by extension).")
+@click.option("--field", help="The text field of Parquet records.")
+@common
+def verify(paths: tuple[str, ...], in_format: str | None, field: str | None, progress: bool | None,
+           quiet: bool) -> None:
+    """Check that OUTPUTS hold exactly the records of INPUTS, in any order: IN... -- OUT...
+
+    Compares the record count and the sum of xxh64 of every record (order-independent).
+    Exit status 0 when they match, 3 when they do not.
+    """
+    from corpuskit.shuffle.verify import fingerprint
+
+    n_outputs = click.get_current_context().meta.get("outputs", 0)
+    if not 0 < n_outputs < len(paths):
+        raise click.UsageError("separate inputs from outputs with --: corpuskit verify IN... -- OUT...")
+    inputs, outputs = list(paths[:-n_outputs]), list(paths[-n_outputs:])
+    got_in = fingerprint(inputs, format=in_format, field=field)
+    got_out = fingerprint(outputs, format=in_format, field=field)
+    match = got_in == got_out
+    click.echo(f"inputs:  {got_in.records:,} records, xxh64 sum {got_in.as_dict()['xxh64_sum']}")
+    click.echo(f"outputs: {got_out.records:,} records, xxh64 sum {got_out.as_dict()['xxh64_sum']}")
+    click.echo("OK: the outputs hold exactly the inputs' records" if match else
+               "MISMATCH: records were lost, added or changed")
+    if not match:
+        sys.exit(3)
+
+
 if __name__ == "__main__":
     main()

@@ -143,7 +143,7 @@ class Pipeline:
                 outputs = self.sink.consume(
                     stream, self.source.paths, formats.pop() if len(formats) == 1 else None,
                     lambda outs: self._manifest(outs, counters, command, started),
-                    self._announced_total())
+                    self._announced_total)
         records = sum(o["records"] for o in outputs)
         manifest = None
         if self.sink is not None and self.sink.manifest and self.sink.path != "-":

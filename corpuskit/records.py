@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpuskit.errors import InputError
 
@@ -18,6 +19,7 @@ TEXT = "text"
 _FIELD = b"corpuskit.field"
 _SOURCE = b"corpuskit.source"
 _LINE = b"corpuskit.line"
+_TERMINATED = b"corpuskit.terminated"
 
 
 def lines_batch(lines: pa.Array, field: str = TEXT, source: str | None = None,
@@ -25,6 +27,20 @@ def lines_batch(lines: pa.Array, field: str = TEXT, source: str | None = None,
     """A text-lines batch holding ``lines``."""
     batch = pa.RecordBatch.from_arrays([lines], names=[field])
     return tag(batch, field=field, source=source, line=line)
+
+
+def terminated_batch(lines: pa.Array, field: str = TEXT) -> pa.RecordBatch:
+    """A text-lines batch whose values still end with ``\\n``: the bytes a writer stores as is.
+
+    The shuffle hands these to writers to skip a split and a re-join; anything that
+    reads the text (``text_values``, ``to_records``) sees the lines without ``\\n``.
+    """
+    batch = pa.RecordBatch.from_arrays([lines], names=[field])
+    return batch.replace_schema_metadata({_FIELD: field.encode(), _TERMINATED: b"1"})
+
+
+def is_terminated(batch: pa.RecordBatch) -> bool:
+    return (batch.schema.metadata or {}).get(_TERMINATED) == b"1"
 
 
 def tag(batch: pa.RecordBatch, field: str | None = None, source: str | None = None,
@@ -42,6 +58,12 @@ def untagged(batch: pa.RecordBatch) -> pa.RecordBatch:
     if not batch.schema.metadata:
         return batch
     meta = {k: v for k, v in batch.schema.metadata.items() if not k.startswith(b"corpuskit.")}
+    return batch.replace_schema_metadata(meta or None)
+
+
+def without_line(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` whose records no longer sit on consecutive lines: its origin keeps only the file."""
+    meta = {k: v for k, v in (batch.schema.metadata or {}).items() if k != _LINE}
     return batch.replace_schema_metadata(meta or None)
 
 
@@ -79,6 +101,8 @@ def text_values(batch: pa.RecordBatch, field: str | None = None) -> pa.Array:
     """The text column as bytes (``large_binary``), without copying the data."""
     name = text_field(batch, field)
     column = batch.column(name)
+    if is_terminated(batch):
+        return pc.binary_slice(column, 0, -1)
     if column.null_count:
         source, line = origin(batch)
         first_null = column.is_null().index(True).as_py()
@@ -99,6 +123,9 @@ def is_lines(batch: pa.RecordBatch | pa.Schema) -> bool:
 
 def to_records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
     """The batch's records as dicts (text lines as ``{"text": bytes}``)."""
+    if is_terminated(batch):
+        name = batch.schema.names[0]
+        return [{name: value} for value in text_values(batch).to_pylist()]
     return batch.to_pylist()
 
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from corpuskit.errors import CorpusError, InputError, OnError, check_policy, handle
 from corpuskit.pipeline import Context, Stage
-from corpuskit.records import from_records, origin, tag, to_records
+from corpuskit.records import from_records, origin, tag, to_records, without_line
 
 Record = dict[str, Any]
 
@@ -54,7 +54,7 @@ def filter(predicate: Callable[[Record], bool], on_error: OnError = "raise", nam
             if all(keep):
                 yield batch
             elif any(keep):
-                yield batch.filter(pa.array(keep))
+                yield _keep_origin(batch.filter(pa.array(keep)), batch)
 
     return Stage(filter_records, name or f"filter:{_name(predicate)}", {"on_error": _policy_name(policy)})
 
@@ -81,9 +81,9 @@ def map_batches(fn: Callable[[pa.RecordBatch], pa.RecordBatch | pa.Table | None]
             if result is None:
                 continue
             if isinstance(result, pa.Table):
-                yield from result.to_batches()
+                yield from (_keep_origin(b, batch) for b in result.to_batches())
             elif isinstance(result, pa.RecordBatch):
-                yield result
+                yield _keep_origin(result, batch)
             else:
                 raise CorpusError(f"{_name(fn)} returned {type(result).__name__}, not a RecordBatch or Table")
 
@@ -108,8 +108,11 @@ def _call(fn: Callable, record: Record, batch: pa.RecordBatch, index: int, polic
 
 
 def _keep_origin(new: pa.RecordBatch, old: pa.RecordBatch) -> pa.RecordBatch:
+    """``new`` tagged with ``old``'s file, and with its first line while no record was dropped."""
     source, line = origin(old)
-    return tag(new, source=source, line=line) if new.num_rows == old.num_rows else new
+    if new.num_rows != old.num_rows:
+        return tag(without_line(new), source=source)
+    return tag(new, source=source, line=line)
 
 
 def _name(fn: Callable) -> str:

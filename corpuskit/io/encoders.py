@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
@@ -12,7 +13,7 @@ from corpuskit.errors import InputError, OutputError
 from corpuskit.io import jsonl
 from corpuskit.io.lines import join_lines
 from corpuskit.io.streams import compressing
-from corpuskit.records import text_values, untagged
+from corpuskit.records import is_terminated, text_values, untagged
 from corpuskit.threads import WriteBehind
 
 
@@ -71,6 +72,7 @@ class Encoder:
         self.records = 0
         self.payload = 0
         self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
         self._compression = compression
         self._level = level
         self._sink = None if format == "parquet" else compressing(file, compression, level, threads)
@@ -78,32 +80,51 @@ class Encoder:
 
     def write(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
+            self._schema = self._schema or untagged(batch).schema
             return
-        if self.format == "text":
+        if is_terminated(batch) and self.format in ("text", "jsonl"):
+            self._write_terminated(batch)
+        elif self.format == "text":
             body = join_lines(text_values(batch, self.field))
             self._stream.write(body)
             self._stream.write(b"\n")
             self.payload += body.size + 1
         elif self.format == "jsonl":
-            data = jsonl.encode(untagged(batch))
+            data = jsonl.encode(batch)
             self._stream.write(data)
             self.payload += len(data)
         else:
             self._write_parquet(untagged(batch))
         self.records += batch.num_rows
 
+    def _write_terminated(self, batch: pa.RecordBatch) -> None:
+        values = batch.column(0)
+        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
+                                offset=values.offset * 8)
+        start, end = int(offsets[0]), int(offsets[-1])
+        self._stream.write(values.buffers()[2].slice(start, end - start))
+        self.payload += end - start
+
     def _write_parquet(self, batch: pa.RecordBatch) -> None:
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.file, batch.schema,
-                                             compression=_PARQUET_CODEC.get(self._compression, "zstd"),
-                                             compression_level=self._level)
+            self._open_parquet(batch.schema)
         elif not batch.schema.equals(self._parquet.schema):
             batch = conform(batch, self._parquet.schema)
         self._parquet.write_batch(batch)
         self.payload += batch.nbytes
 
+    def _open_parquet(self, schema: pa.Schema) -> None:
+        self._parquet = pq.ParquetWriter(self.file, schema,
+                                         compression=_PARQUET_CODEC.get(self._compression, "zstd"),
+                                         compression_level=self._level)
+
     def close(self) -> None:
-        """Finishes the file: flushes the write thread, ends compression, closes."""
+        """Finishes the file: flushes the write thread, ends compression, closes.
+
+        A Parquet file without records still gets a footer (and the schema, when known).
+        """
+        if self.format == "parquet" and self._parquet is None:
+            self._open_parquet(self._schema or pa.schema([]))
         if self._parquet is not None:
             self._parquet.close()
         if self._stream is not None:
@@ -119,6 +140,8 @@ class Encoder:
                 self._stream.close()
         except BaseException:
             pass
+        if self._parquet is not None:
+            self._parquet.is_open = False
         self.file.raw.close()
 
 

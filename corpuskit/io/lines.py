@@ -12,21 +12,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpuskit.errors import InputError
 from corpuskit.io.streams import read_full
 
 BLOCK_SIZE = 8 << 20
 NEWLINE = b"\n"
 
 
-def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[bytearray]:
+def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | None = None,
+                path: str | None = None) -> Iterator[bytearray]:
     """Blocks of whole lines, each ending with ``\\n`` except perhaps the last.
 
     A line longer than the block grows the block until the line fits, so memory
-    is bounded by the block size or the longest line, whichever is larger.
+    is bounded by the block size or the longest line, whichever is larger; a line
+    longer than ``max_line`` is an error naming ``path`` and the line.
     """
     rest = b""
     size = block_size
+    lines_before = 1
     while True:
+        if max_line is not None and len(rest) > max_line:
+            raise InputError(f"a line longer than {max_line:,} bytes, the most this run can hold "
+                             "(a quarter of --mem: give more)", path, lines_before)
         buf = bytearray(len(rest) + size)
         buf[: len(rest)] = rest
         got = read_full(stream, memoryview(buf)[len(rest):])
@@ -44,6 +51,8 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[byte
         rest = bytes(memoryview(buf)[cut + 1 : end])
         del buf[cut + 1 :]
         size = block_size
+        if max_line is not None:
+            lines_before += buf.count(NEWLINE)
         yield buf
 
 

@@ -103,9 +103,12 @@ class Source:
 
     def _jsonl_batch(self, block: bytearray, path: str, line: int,
                      counters: Counters) -> pa.RecordBatch | None:
+        bad_lines: set[int] = set()
+
         def on_bad(error: InputError) -> None:
             handle(self.on_error, error)
             counters.drop("bad_json")
+            bad_lines.add(error.line)
 
         table = jsonl.parse_block(block, path, line, on_bad)
         if table is None:
@@ -114,21 +117,24 @@ class Source:
         if batch is None:
             return None
         if self.field is not None:
-            batch = self._require_field(batch, block, path, line, counters)
+            record_lines = [line + i for i, text in enumerate(bytes(block).split(b"\n"))
+                            if text.strip() and line + i not in bad_lines]
+            batch = self._require_field(batch, record_lines, path, counters)
         return tag(batch, field=self.field, source=path, line=line)
 
-    def _require_field(self, batch: pa.RecordBatch, block: bytearray, path: str, line: int,
+    def _require_field(self, batch: pa.RecordBatch, record_lines: list[int], path: str,
                        counters: Counters) -> pa.RecordBatch:
-        if self.field not in batch.schema.names:
-            raise InputError(f"no record has the field {self.field!r} (fields: "
-                             f"{', '.join(batch.schema.names)})", path, line)
-        column = batch.column(self.field)
-        if not column.null_count:
+        """``batch`` without the records that lack the field; each one goes through the policy."""
+        message = f"record has no field {self.field!r}"
+        if self.field in batch.schema.names:
+            keep = batch.column(self.field).is_valid()
+        else:
+            keep = pa.array([False] * batch.num_rows)
+            message += f" (fields: {', '.join(batch.schema.names)})"
+        if keep.false_count == 0:
             return batch
-        record_lines = [line + i for i, text in enumerate(bytes(block).split(b"\n")) if text.strip()]
-        keep = column.is_valid()
         for i in (~keep.to_numpy(zero_copy_only=False)).nonzero()[0].tolist():
-            handle(self.on_error, InputError(f"record has no field {self.field!r}", path, record_lines[i]))
+            handle(self.on_error, InputError(message, path, record_lines[i]))
             counters.drop("missing_field")
         return batch.filter(keep)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import struct
@@ -15,8 +16,8 @@ import pyarrow as pa
 from corpuskit.errors import CorpusError, OutputError
 from corpuskit.io.atomic import atomic_dir, atomic_file
 from corpuskit.io.encoders import Encoder, HashingFile
-from corpuskit.io.paths import STDIO, detect, extension, format_from_name
-from corpuskit.records import is_lines, text_values
+from corpuskit.io.paths import COMPRESSIONS, FORMATS, STDIO, detect, extension, format_from_name
+from corpuskit.records import is_lines, is_terminated, text_values
 from corpuskit.units import parse_size
 
 MANIFEST = "manifest.json"
@@ -44,8 +45,12 @@ class Writer:
                     or os.path.isdir(self.path))
 
     def consume(self, batches: Iterable[pa.RecordBatch], inputs: list[str], input_format: str | None,
-                describe: Describe, total_records: int | None = None) -> list[dict]:
-        """Writes every batch; returns one entry per output file (path, records, bytes, xxh64)."""
+                describe: Describe, total_records: Callable[[], int | None] | None = None) -> list[dict]:
+        """Writes every batch; returns one entry per output file (path, records, bytes, xxh64).
+
+        ``total_records``, asked once the first batch has arrived, may tell how many
+        records will come, so ``shards=N`` can cut them without spooling to disk.
+        """
         if self.path == STDIO:
             return [self._stdout(batches, input_format)]
         self._refuse_inputs(inputs)
@@ -76,7 +81,7 @@ class Writer:
         return outputs
 
     def _shards(self, batches: Iterable[pa.RecordBatch], input_format: str | None, describe: Describe,
-                total_records: int | None) -> list[dict]:
+                total_records: Callable[[], int | None] | None) -> list[dict]:
         if self.shards and self.shard_size:
             raise CorpusError("give shards or shard_size, not both")
         format = self.format or input_format or "text"
@@ -85,9 +90,10 @@ class Writer:
         with atomic_dir(self.path.rstrip("/" + os.sep) or self.path, self.force) as tmp:
             spool = os.path.join(tmp, "_spool")
             if self.shards:
-                if total_records is None:
-                    batches, total_records = _spool(batches, spool)
-                pieces = _by_count(batches, self.shards, total_records)
+                batches, total = _with_total(batches, total_records)
+                if total is None:
+                    batches, total = _spool(batches, spool)
+                pieces = _by_count(batches, self.shards, total)
             else:
                 pieces = _by_size(batches, self.shard_size or 0, format, self.field)
             outputs = []
@@ -130,6 +136,10 @@ def write(path: str | os.PathLike, format: str | None = None, shards: int | None
     contiguous, equal-count parts; ``shard_size="1G"`` starts a new part after about
     that many uncompressed bytes. Existing outputs are refused unless ``force``.
     """
+    if format is not None and format not in FORMATS:
+        raise CorpusError(f"unknown output format {format!r} (choose from {', '.join(FORMATS)})")
+    if compress not in (None, "", "none", *COMPRESSIONS):
+        raise CorpusError(f"unknown compression {compress!r} (choose from {', '.join(COMPRESSIONS)}, none)")
     if shards is not None and shards < 1:
         raise CorpusError(f"shards must be at least 1, not {shards}")
     size = parse_size(shard_size) if shard_size is not None else None
@@ -215,12 +225,27 @@ def _by_size(batches: Iterable[pa.RecordBatch], limit: int, format: str,
 
 
 def _record_sizes(batch: pa.RecordBatch, format: str, field: str | None) -> np.ndarray:
+    if is_terminated(batch):
+        values = batch.column(0)
+        return np.diff(np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
+                                     offset=values.offset * 8))
     if format == "text" or is_lines(batch):
         values = text_values(batch, field)
         offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
                                 offset=values.offset * 8)
         return np.diff(offsets) + 1
     return np.full(batch.num_rows, max(batch.nbytes // max(batch.num_rows, 1), 1))
+
+
+def _with_total(batches: Iterable[pa.RecordBatch], total_records: Callable[[], int | None] | None
+                ) -> tuple[Iterator[pa.RecordBatch], int | None]:
+    """The batches (first one peeked) and the record count announced upstream, if any."""
+    if total_records is None:
+        return iter(batches), None
+    source = iter(batches)
+    first = next(source, None)
+    chained = itertools.chain([] if first is None else [first], source)
+    return chained, total_records() if first is not None else 0
 
 
 def _spool(batches: Iterable[pa.RecordBatch], path: str) -> tuple[Iterator[pa.RecordBatch], int]:

@@ -1,0 +1,359 @@
+"""XXH64 of many byte ranges of one buffer at once, vectorised with numpy.
+
+``xxh64_ranges(data, starts, ends)`` equals
+``[xxhash.xxh64_intdigest(data[s:e], seed) for s, e in zip(starts, ends)]`` bit for bit,
+without creating one Python object per record.  It exists for corpus fingerprints
+(record count and the sum mod 2**64 of every record's xxh64), which must cost little
+next to reading the corpus.
+
+How (the algorithm is the one of the XXH64 specification, Cyan4973/xxHash
+``doc/xxhash_spec.md``; only the order of the work changes):
+
+* The buffer is seen through unaligned, overlapping strided views (``strides=(1,)``),
+  so that reading 32 bytes (one stripe) at any offset, for many records, is one
+  fancy-index operation.
+* The 32-byte stripe loop runs "across records": records are ordered by stripe count,
+  longest first, so the records still active at stripe ``j`` are a prefix, and one
+  iteration updates the four lanes of all of them with a few whole-array operations.
+* The tail (0-31 bytes after the last stripe) is read as one 32-byte window per record
+  (the window may run past the record, never past the buffer); records are ordered by
+  tail length so that every tail step (8-byte words, a 4-byte word, single bytes)
+  applies to contiguous runs, and reads are columns of the windows.
+* Records longer than ``LONG_RECORD_BYTES`` are rare in text corpora and hashed one by
+  one with ``xxhash`` (which is then faster per byte), which also bounds the number of
+  numpy iterations per chunk.
+* Records are processed in chunks of ``CHUNK_RECORDS`` so that temporaries stay small
+  and in cache.
+
+Unsigned 64-bit numpy arithmetic wraps modulo 2**64 without warnings (only numpy
+*scalar* arithmetic warns, and it is not used on data here).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import xxhash
+
+__all__ = ["xxh64_ranges", "xxh64_lines", "fingerprint_sum"]
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+# XXH64 primes (xxHash specification, "XXH64 Algorithm Description", Step 1).
+PRIME64_1 = 0x9E3779B185EBCA87
+PRIME64_2 = 0xC2B2AE3D27D4EB4F
+PRIME64_3 = 0x165667B19E3779F9
+PRIME64_4 = 0x85EBCA77C2B2AE63
+PRIME64_5 = 0x27D4EB2F165667C5
+MASK64 = (1 << 64) - 1
+
+_P1, _P2, _P3, _P4, _P5 = (np.uint64(p) for p in (PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME64_5))
+
+STRIPE = 32                 # bytes consumed per accumulator round (4 lanes of 8 bytes)
+LONG_RECORD_BYTES = 1024    # longer ranges are hashed one by one by xxhash
+CHUNK_RECORDS = 1 << 15     # records per vectorised chunk
+_MAX_STRIPES = LONG_RECORD_BYTES // STRIPE   # a short record has at most this many stripes
+
+
+class _Views(NamedTuple):
+    """The buffer as bytes and as 32-byte items starting at every byte offset."""
+
+    u8: npt.NDArray[np.uint8]
+    v32: np.ndarray        # dtype V32, shape (max(n - 31, 0),), strides (1,)
+    pad32: np.ndarray      # dtype V32 over a zero-padded copy of the last 32 bytes
+    pad_base: int          # offset in the buffer of pad32's first item
+
+
+# ---------------------------------------------------------------------------------------
+# public API
+
+
+def xxh64_ranges(data, starts: np.ndarray, ends: np.ndarray, seed: int = 0) -> U64:
+    """xxh64 of data[starts[i]:ends[i]] for every i, as uint64; data is any buffer (bytes, bytearray, memoryview, pyarrow.Buffer, uint8 ndarray).
+
+    ``seed`` is taken modulo 2**64, as ``xxhash`` does.  Raises ValueError if a range is
+    not within the buffer or ends before it starts.
+    """
+    u8 = _as_bytes(data)
+    starts, ends = _check_ranges(starts, ends, len(u8))
+    seed &= MASK64
+    lens = ends - starts
+    out = np.empty(len(starts), dtype=np.uint64)
+    long = lens > LONG_RECORD_BYTES
+    if long.any():
+        idx = np.flatnonzero(long)
+        out[idx] = _xxh64_each(u8, starts[idx], ends[idx], seed)
+        short = np.flatnonzero(~long)
+        out[short] = _xxh64_short(_views(u8), starts[short], lens[short], seed)
+    else:
+        out[:] = _xxh64_short(_views(u8), starts, lens, seed)
+    return out
+
+
+def xxh64_lines(values: pa.Array | pa.ChunkedArray, seed: int = 0) -> U64:
+    """xxh64 of every value of a pyarrow binary / large_binary / string / large_string array.
+
+    Slices (``array.offset``) are honoured; a null value hashes as b"" (whatever bytes its
+    offsets span).  A ChunkedArray gives the concatenation of its chunks' hashes.
+    """
+    if isinstance(values, pa.ChunkedArray):
+        parts = [xxh64_lines(chunk, seed) for chunk in values.chunks]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+    offsets_dtype = _offsets_dtype(values.type)
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.uint64)
+    validity, offsets_buf, data_buf = values.buffers()[:3]
+    offsets = np.frombuffer(offsets_buf, dtype=offsets_dtype)[values.offset: values.offset + n + 1]
+    offsets = offsets.astype(np.int64)
+    starts, ends = offsets[:-1], offsets[1:]
+    if values.null_count:
+        ends = np.where(values.is_valid().to_numpy(zero_copy_only=False), ends, starts)
+    data = data_buf if data_buf is not None else b""
+    return xxh64_ranges(data, starts, ends, seed)
+
+
+def fingerprint_sum(hashes: np.ndarray) -> int:
+    """Sum of the hashes modulo 2**64, as a Python int (uint64 addition wraps)."""
+    return int(np.add.reduce(np.asarray(hashes, dtype=np.uint64), dtype=np.uint64))
+
+
+# ---------------------------------------------------------------------------------------
+# input handling
+
+
+def _as_bytes(data) -> npt.NDArray[np.uint8]:
+    """The bytes of ``data`` as a 1-D uint8 array, without copying when possible."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _check_ranges(starts: np.ndarray, ends: np.ndarray, n: int) -> tuple[I64, I64]:
+    """Starts and ends as int64 arrays, validated against a buffer of n bytes."""
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    ends = np.asarray(ends, dtype=np.int64).reshape(-1)
+    if starts.shape != ends.shape:
+        raise ValueError(f"starts and ends differ in length: {len(starts)} != {len(ends)}")
+    if len(starts) and (starts.min() < 0 or ends.max() > n or (ends < starts).any()):
+        raise ValueError(f"ranges must satisfy 0 <= start <= end <= {n} (the buffer size)")
+    return starts, ends
+
+
+def _offsets_dtype(type_: pa.DataType) -> type:
+    """int32 or int64, the offsets type of a (large_)binary / (large_)string type."""
+    if pa.types.is_binary(type_) or pa.types.is_string(type_):
+        return np.int32
+    if pa.types.is_large_binary(type_) or pa.types.is_large_string(type_):
+        return np.int64
+    raise TypeError(f"xxh64_lines wants a binary or string array, not {type_}")
+
+
+def _views(u8: npt.NDArray[np.uint8]) -> _Views:
+    """Unaligned 32-byte views of the buffer and of a zero-padded copy of its end."""
+    n = len(u8)
+    v32 = np.ndarray(shape=(max(n - 31, 0),), dtype="V32", buffer=u8, strides=(1,))
+    m = min(n, STRIPE)
+    pad = np.zeros(2 * STRIPE, dtype=np.uint8)
+    pad[:m] = u8[n - m:]
+    pad32 = np.ndarray(shape=(STRIPE + 1,), dtype="V32", buffer=pad, strides=(1,))
+    return _Views(u8, v32, pad32, n - m)
+
+
+def _xxh64_each(u8: npt.NDArray[np.uint8], starts: I64, ends: I64, seed: int) -> U64:
+    """xxh64 of each range with xxhash, one call per range (for the rare long records)."""
+    mv = memoryview(u8)
+    f = xxhash.xxh64_intdigest
+    return np.array([f(mv[s:e], seed) for s, e in zip(starts.tolist(), ends.tolist())],
+                    dtype=np.uint64)
+
+
+# ---------------------------------------------------------------------------------------
+# the vectorised hash of short records
+
+
+def _xxh64_short(views: _Views, starts: I64, lens: I64, seed: int) -> U64:
+    """xxh64 of ranges no longer than LONG_RECORD_BYTES, chunk by chunk."""
+    out = np.empty(len(starts), dtype=np.uint64)
+    for lo in range(0, len(starts), CHUNK_RECORDS):
+        hi = lo + CHUNK_RECORDS
+        out[lo:hi] = _xxh64_chunk(views, starts[lo:hi], lens[lo:hi], seed)
+    return out
+
+
+def _xxh64_chunk(views: _Views, starts: I64, lens: I64, seed: int) -> U64:
+    """xxh64 of one chunk of short ranges."""
+    _prefetch(views.u8, starts, lens)
+    nstripes = lens >> 5
+    h = _stripe_phase(views, starts, nstripes, seed)
+    h += lens.view(np.uint64)
+    tail_starts = starts + (nstripes << 5)
+    return _tail_phase(views, h, tail_starts, lens & (STRIPE - 1))
+
+
+def _prefetch(u8: npt.NDArray[np.uint8], starts: I64, lens: I64) -> None:
+    """Read the chunk's bytes once in order, so the shuffled gathers that follow hit cache."""
+    if not PREFETCH or len(starts) == 0:
+        return
+    lo, hi = int(starts[0]), int(starts[-1] + lens[-1])
+    if 0 <= hi - lo <= 2 * int(lens.sum()) + 4096:     # typical: records in buffer order
+        u8[lo:hi].max(initial=0)
+
+
+PREFETCH = True
+
+
+def _stripe_phase(views: _Views, starts: I64, nstripes: I64, seed: int) -> U64:
+    """The state after the stripe loop and convergence, or seed + PRIME64_5 if no stripe."""
+    h = np.full(len(starts), (seed + PRIME64_5) & MASK64, dtype=np.uint64)
+    counts = np.bincount(nstripes, minlength=1)
+    active = len(starts) - np.cumsum(counts)[:-1]      # active[j] = #records with > j stripes
+    if len(active) == 0:
+        return h
+    order = np.argsort((_MAX_STRIPES - nstripes).astype(np.uint8), kind="stable")
+    order = order[: active[0]]                          # records with stripes, most first
+    acc = _accumulate(views.v32, starts[order], active.tolist(), seed)
+    h[order] = _converge(acc)
+    return h
+
+
+def _initial_lanes(k: int, seed: int) -> U64:
+    """k copies of the four initial accumulators (spec step 1)."""
+    lanes = [seed + PRIME64_1 + PRIME64_2, seed + PRIME64_2, seed, seed - PRIME64_1]
+    return np.tile(np.array([v & MASK64 for v in lanes], dtype=np.uint64), (k, 1))
+
+
+def _accumulate(v32: np.ndarray, pos: I64, active: list[int], seed: int) -> U64:
+    """Run the stripe loop (spec step 2) for records sorted by stripe count, descending.
+
+    ``pos`` holds the records' start offsets and is advanced in place; ``active[j]`` is
+    the number of records having a stripe j.  Returns the (k, 4) accumulators.
+    """
+    acc = _initial_lanes(len(pos), seed)
+    for k in active:
+        stripe = v32[pos[:k]].view(np.uint64).reshape(k, 4)
+        _round(acc[:k], stripe)
+        pos[:k] += STRIPE
+    return acc
+
+
+def _rotl(x: U64, r: int, tmp: U64) -> None:
+    """x = rotate-left(x, r), in place; tmp is scratch of x's shape."""
+    np.left_shift(x, np.uint64(r), out=tmp)
+    np.right_shift(x, np.uint64(64 - r), out=x)
+    np.bitwise_or(x, tmp, out=x)
+
+
+def _round(acc: U64, data: U64) -> None:
+    """acc = round(acc, data) = rotl(acc + data * PRIME64_2, 31) * PRIME64_1; clobbers data."""
+    np.multiply(data, _P2, out=data)
+    np.add(acc, data, out=acc)
+    _rotl(acc, 31, data)
+    np.multiply(acc, _P1, out=acc)
+
+
+def _converge(acc: U64) -> U64:
+    """Accumulator convergence (spec step 3): the (k, 4) lanes to one 64-bit state each."""
+    tmp = np.empty_like(acc)
+    rotated = acc.copy()
+    for lane, r in enumerate((1, 7, 12, 18)):
+        _rotl(rotated[:, lane], r, tmp[:, lane])
+    h = rotated[:, 0] + rotated[:, 1]
+    h += rotated[:, 2]
+    h += rotated[:, 3]
+    merged = np.zeros_like(acc)
+    _round(merged, acc)                                 # round(0, lane) for every lane
+    for lane in range(4):
+        h ^= merged[:, lane]
+        h *= _P1
+        h += _P4
+    return h
+
+
+def _tail_phase(views: _Views, h: U64, tail_starts: I64, tails: I64) -> U64:
+    """Consume the last len % 32 bytes (spec step 5) and avalanche (step 6); chunk order."""
+    order = np.argsort((STRIPE - 1 - tails).astype(np.uint8), kind="stable")
+    counts = np.bincount(tails, minlength=STRIPE)
+    ge = np.concatenate([np.cumsum(counts[::-1])[::-1], [0]]).tolist()  # ge[t] = #tails >= t
+    window = _tail_windows(views, tail_starts[order])
+    hs = h[order]
+    tmp = np.empty((2, len(hs)), dtype=np.uint64)
+    _tail_words(hs, window.view(np.uint64), ge, tmp)
+    _tail_word32(hs, window.view(np.uint32), ge, tmp[0])
+    _tail_bytes(hs, window, ge, tmp[0])
+    _avalanche(hs, tmp[0])
+    out = np.empty_like(hs)
+    out[order] = hs
+    return out
+
+
+def _tail_windows(views: _Views, pos: I64) -> npt.NDArray[np.uint8]:
+    """The 32 bytes at each offset in pos, as a (k, 32) array; zeros past the buffer end."""
+    last = len(views.v32) - 1                           # last offset with 32 bytes left
+    near = pos > last
+    if not near.any():
+        gathered = views.v32[pos]
+    else:
+        gathered = np.empty(len(pos), dtype="V32")
+        far = ~near
+        gathered[far] = views.v32[pos[far]]
+        gathered[near] = views.pad32[pos[near] - views.pad_base]
+    return gathered.view(np.uint8).reshape(len(pos), STRIPE)
+
+
+def _tail_words(h: U64, words: U64, ge: list[int], tmp: U64) -> None:
+    """The 8-byte steps: h = rotl(h ^ round(0, word), 27) * PRIME64_1 + PRIME64_4; tmp is (2, k)."""
+    for i in range(3):
+        k = ge[8 * (i + 1)]                             # records with >= 8(i+1) tail bytes
+        if k == 0:
+            break
+        hk, t, t2 = h[:k], tmp[0, :k], tmp[1, :k]
+        np.multiply(words[:k, i], _P2, out=t)
+        _rotl(t, 31, t2)
+        t *= _P1
+        hk ^= t
+        _rotl(hk, 27, t2)
+        hk *= _P1
+        hk += _P4
+
+
+def _tail_word32(h: U64, words: npt.NDArray[np.uint32], ge: list[int], tmp: U64) -> None:
+    """The 4-byte step: h = rotl(h ^ (word * PRIME64_1), 23) * PRIME64_2 + PRIME64_3."""
+    for i in range(4):                                  # tails 8i+4 .. 8i+7 have one
+        lo, hi = ge[8 * i + 8], ge[8 * i + 4]
+        if lo == hi:
+            continue
+        hk, t = h[lo:hi], tmp[lo:hi]
+        np.multiply(words[lo:hi, 2 * i], _P1, out=t, dtype=np.uint64)
+        hk ^= t
+        _rotl(hk, 23, t)
+        hk *= _P2
+        hk += _P3
+
+
+def _tail_bytes(h: U64, window: npt.NDArray[np.uint8], ge: list[int], tmp: U64) -> None:
+    """The 1-byte steps: h = rotl(h ^ (byte * PRIME64_5), 11) * PRIME64_1."""
+    for b in range(3):
+        for q in range(8):                              # tails 4q+b+1 .. 4q+3 have byte b
+            lo, hi = ge[4 * q + 4], ge[4 * q + b + 1]
+            if lo == hi:
+                continue
+            hk, t = h[lo:hi], tmp[lo:hi]
+            np.multiply(window[lo:hi, 4 * q + b], _P5, out=t, dtype=np.uint64)
+            hk ^= t
+            _rotl(hk, 11, t)
+            hk *= _P1
+
+
+def _avalanche(h: U64, tmp: U64) -> None:
+    """Final mix (spec step 6), in place."""
+    for shift, prime in ((33, _P2), (29, _P3)):
+        np.right_shift(h, np.uint64(shift), out=tmp)
+        h ^= tmp
+        h *= prime
+    np.right_shift(h, np.uint64(32), out=tmp)
+    h ^= tmp

@@ -1,0 +1,169 @@
+"""Shuffle files of text lines or JSON lines as bytes, from disk to disk, within --mem."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from corpuskit.io.paths import FileSpec, size_of
+from corpuskit.io.writer import Writer
+from corpuskit.progress import bar
+from corpuskit.records import terminated_batch
+from corpuskit.shuffle.keys import record_keys
+from corpuskit.shuffle.lines import gather, line_offsets, lines_array, scatter, sorted_order, terminated_blocks
+from corpuskit.shuffle.plan import BYTES_FACTOR, Plan
+from corpuskit.shuffle.spill import Spill
+from corpuskit.shuffle.verify import Fingerprint
+from corpuskit.version import __version__
+
+OUTPUT_SLICE = 1 << 20
+
+
+@dataclass
+class LineShuffle:
+    """One run over files: the plan, the seed, and where temporary buckets go."""
+
+    specs: list[FileSpec]
+    plan: Plan
+    seed: int
+    tmp: str
+    workers: int = 2
+    resume: bool = False
+    verify: bool = False
+    progress: bool | None = None
+    log: Callable[[str], None] = lambda text: None
+    records: int = 0
+    _seen: Fingerprint | None = None
+    _written: Fingerprint | None = None
+
+    def verification(self) -> dict | None:
+        """Input and output fingerprints and whether they match (with ``verify``)."""
+        if self._seen is None or self._written is None:
+            return None
+        return {"input": self._seen.as_dict(), "output": self._written.as_dict(),
+                "match": self._seen == self._written}
+
+    def run(self, writer: Writer, describe: Callable[[list[dict]], dict]) -> list[dict]:
+        """Scatters (unless resumed or in memory), gathers, writes; returns the writer's outputs."""
+        if self.verify:
+            self._seen, self._written = Fingerprint(), Fingerprint()
+        formats = {s.format for s in self.specs}
+        with self._temp_area() as area:
+            if self.plan.in_memory:
+                arrays = self._in_memory(self._seen)
+            else:
+                arrays = self._external(area, self._seen)
+            batches = self._counted(arrays, self._written)
+            outputs = writer.consume(batches, [s.path for s in self.specs], formats.pop(),
+                                     describe, total_records=lambda: self.records)
+        return outputs
+
+    def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
+        chunks = []
+        with bar(self.progress, self.plan.input_bytes, "read") as pbar:
+            for block, _, _ in terminated_blocks(self.specs, self.plan.block_size, self._max_record(),
+                                                 pbar.update):
+                offsets = line_offsets(block)
+                if fingerprint is not None:
+                    fingerprint.add_lines(block, offsets)
+                chunks.append(lines_array(block, offsets))
+        self.records = sum(len(c) for c in chunks)
+        order = sorted_order(record_keys(self.seed, 0, self.records))
+        shuffled = pa.chunked_array(chunks, pa.large_binary()).take(pa.array(order))
+        del chunks, order
+        return (chunk.slice(i, OUTPUT_SLICE) for chunk in shuffled.chunks
+                for i in range(0, len(chunk), OUTPUT_SLICE))
+
+    def _external(self, area: str, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
+        meta = self._meta()
+        index = os.path.join(area, "index.json")
+        spill = Spill.load(os.path.join(area, "spill.bin"), index, meta) if self.resume else None
+        if spill is not None and not self.verify:
+            self.log(f"resume: scatter already done in {area}; gathering")
+            self.records = int(sum(spill.index["records"]))
+        else:
+            spill = Spill(os.path.join(area, "spill.bin"), self.plan.buckets, self.plan.compress)
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(spill.path)
+            with bar(self.progress, self.plan.input_bytes, "scatter") as pbar:
+                blocks = ((b, None) for b, _, _ in terminated_blocks(
+                    self.specs, self.plan.block_size, self._max_record(), pbar.update))
+                self.records = scatter(blocks, spill, self.seed, self.plan.bits,
+                                       on_lines=fingerprint.add_lines if fingerprint is not None else None)
+            spill.save_index(index, meta)
+        return self._gather_all(spill, used=self.plan.bits)
+
+    def _gather_all(self, spill: Spill, used: int) -> Iterator[pa.Array]:
+        def split(bucket: int) -> Iterator[pa.Array]:
+            cost = BYTES_FACTOR * spill.size(bucket) + 48 * spill.records(bucket)
+            bits = max(1, int(np.ceil(np.log2(cost / (self.plan.bucket_budget * 0.7)))))
+            self.log(f"bucket {bucket} holds {spill.size(bucket):,} bytes, more than planned; "
+                     f"splitting it into {1 << bits}")
+            sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)
+            try:
+                pieces = ((bytearray(body), keys) for keys, body in spill.iter_pieces(bucket))
+                scatter(pieces, sub, self.seed, bits, used=used)
+                yield from self._gather_all(sub, used + bits)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(sub.path)
+
+        return gather(spill, self.plan.bucket_budget, self.workers, split)
+
+    def _counted(self, arrays: Iterator[pa.Array], fingerprint: "Fingerprint | None") -> Iterator[pa.RecordBatch]:
+        total = self.plan.data_bytes if not self.plan.in_memory else None
+        with bar(self.progress, total, "write") as pbar:
+            for values in arrays:
+                if fingerprint is not None:
+                    fingerprint.add_terminated(values)
+                pbar.update(values.buffers()[2].size if values.offset == 0 and len(values) else 0)
+                yield terminated_batch(values)
+
+    def _max_record(self) -> int:
+        return self.plan.mem // 4
+
+    def _meta(self) -> dict:
+        inputs = [[os.path.abspath(s.path), size_of(s.path), _mtime(s.path)] for s in self.specs]
+        return {"corpuskit": __version__, "inputs": inputs, "seed": self.seed, "bits": self.plan.bits,
+                "compress": self.plan.compress}
+
+    @contextlib.contextmanager
+    def _temp_area(self) -> Iterator[str]:
+        if self.plan.in_memory:
+            yield ""
+            return
+        if self.resume:
+            signature = xxhash.xxh64(repr(self._meta()).encode()).hexdigest()
+            area = os.path.join(self.tmp, f"corpuskit-shuffle-{signature}")
+            os.makedirs(area, exist_ok=True)
+        else:
+            area = tempfile.mkdtemp(prefix=f"corpuskit-shuffle-{os.getpid()}-", dir=self.tmp)
+        finished = False
+        try:
+            yield area
+            finished = True
+        finally:
+            if finished or not self.resume or not os.path.exists(os.path.join(area, "index.json")):
+                shutil.rmtree(area, ignore_errors=True)
+            else:
+                self.log(f"kept the finished scatter in {area}; run again with --resume to continue")
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return None
+
+
+def default_tmp() -> str:
+    return tempfile.gettempdir()
+

@@ -1,0 +1,159 @@
+"""Shuffle text lines as bytes: scatter blocks of lines to buckets, gather each bucket sorted.
+
+Lines keep their ``\\n`` the whole way through, so a bucket's permuted lines are
+already the output bytes: no decode, no re-join. Per-line work is numpy and Arrow.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from corpuskit.io.lines import iter_blocks
+from corpuskit.io.paths import FileSpec
+from corpuskit.io.streams import decompressing, open_raw
+from corpuskit.shuffle.keys import bucket_of, record_keys
+from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST
+from corpuskit.shuffle.spill import Spill
+from corpuskit.threads import prefetch
+
+NEWLINE_SCAN = 16 << 20
+
+
+def line_offsets(data) -> np.ndarray:
+    """Start of every line and the end of the last, for bytes that end with ``\\n``."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    parts = [np.zeros(1, dtype=np.int64)]
+    for start in range(0, len(arr), NEWLINE_SCAN):
+        parts.append(np.flatnonzero(arr[start : start + NEWLINE_SCAN] == 10).astype(np.int64) + (start + 1))
+    return np.concatenate(parts)
+
+
+def lines_array(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
+    """The lines (each with its ``\\n``) as an Arrow array over ``data``, without copying."""
+    return pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
+                      on_bytes: Callable[[int], None]) -> Iterator[tuple[bytearray, str, int]]:
+    """(block, file, first line) for every block of every file; each block ends with ``\\n``."""
+    for spec in specs:
+        raw = open_raw(spec)
+        stream = decompressing(raw, spec)
+        line, position = 1, 0
+        try:
+            for block in iter_blocks(stream, block_size, max_line=max_record, path=spec.path):
+                if block[-1] != 10:
+                    block.append(10)
+                if not spec.is_stdio:
+                    now = raw.tell()
+                    on_bytes(now - position)
+                    position = now
+                yield block, spec.path, line
+                line += block.count(b"\n")
+        finally:
+            if not spec.is_stdio:
+                stream.close()
+
+
+def scatter(blocks: Iterable[tuple[bytearray, np.ndarray | None]], spill: Spill, seed: int, bits: int,
+            used: int = 0, on_lines: Callable[[bytearray, np.ndarray], None] | None = None) -> int:
+    """Sends every line of ``blocks`` to its bucket in ``spill``; returns the number of lines.
+
+    A block comes with its lines' keys when a bucket is split again; otherwise keys
+    come from (seed, line number). Compression and writing run in a second thread
+    while the next block is partitioned.
+    """
+    count = 0
+    with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
+        pending: Future | None = None
+        for block, keys in prefetch(iter(blocks)):
+            offsets = line_offsets(block)
+            n = len(offsets) - 1
+            if on_lines is not None:
+                on_lines(block, offsets)
+            if keys is None:
+                keys = record_keys(seed, count, n)
+            count += n
+            pieces = _partition(block, offsets, keys, bits, used)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(_add_all, spill, pieces)
+        if pending is not None:
+            pending.result()
+    spill.close()
+    return count
+
+
+def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int,
+               used: int) -> list[tuple[int, np.ndarray, pa.Buffer]]:
+    buckets = bucket_of(keys, bits, used)
+    order = np.argsort(buckets, kind="stable")
+    counts = np.bincount(buckets, minlength=1 << bits)
+    taken = lines_array(block, offsets).take(pa.array(order))
+    taken_offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64)[taken.offset:]
+    data = taken.buffers()[2]
+    sorted_keys = keys[order]
+    pieces = []
+    cuts = np.concatenate([[0], np.cumsum(counts)])
+    for bucket in np.flatnonzero(counts).tolist():
+        lo, hi = int(cuts[bucket]), int(cuts[bucket + 1])
+        start, end = int(taken_offsets[lo]), int(taken_offsets[hi])
+        pieces.append((bucket, sorted_keys[lo:hi], data.slice(start, end - start)))
+    return pieces
+
+
+def _add_all(spill: Spill, pieces: list[tuple[int, np.ndarray, pa.Buffer]]) -> None:
+    for bucket, keys, data in pieces:
+        spill.add(bucket, keys, data)
+
+
+def sorted_order(keys: np.ndarray) -> np.ndarray:
+    """The permutation that sorts ``keys``; equal keys keep their input order."""
+    return np.argsort(keys, kind="stable")
+
+
+def sort_bucket(keys: np.ndarray, data) -> pa.LargeBinaryArray:
+    """The bucket's lines ordered by key, each with its ``\\n``."""
+    return lines_array(data, line_offsets(data)).take(pa.array(sorted_order(keys)))
+
+
+def gather(spill: Spill, budget: int, workers: int, split: Callable[[int], Iterator[pa.Array]]
+           ) -> Iterator[pa.LargeBinaryArray]:
+    """Every bucket's sorted lines, in bucket order; ``workers`` buckets are sorted at once.
+
+    A bucket whose cost exceeds ``budget`` goes to ``split`` (scattered again, in turn).
+    """
+    with ThreadPoolExecutor(workers, thread_name_prefix="corpuskit-gather") as pool:
+        window: list[tuple[int, Future | None]] = []
+        for bucket in range(spill.buckets):
+            if spill.records(bucket) == 0:
+                continue
+            oversized = bucket_cost(spill, bucket) > budget and spill.records(bucket) > 1
+            window.append((bucket, None if oversized else pool.submit(_sorted_bucket, spill, bucket)))
+            if len(window) >= workers:
+                yield from _next_result(window, split)
+        while window:
+            yield from _next_result(window, split)
+
+
+def _sorted_bucket(spill: Spill, bucket: int) -> pa.LargeBinaryArray:
+    return sort_bucket(*spill.read(bucket))
+
+
+def _next_result(window: list[tuple[int, Future | None]],
+                 split: Callable[[int], Iterator[pa.Array]]) -> Iterator[pa.Array]:
+    bucket, future = window.pop(0)
+    if future is None:
+        yield from split(bucket)
+    else:
+        yield future.result()
+
+
+def bucket_cost(spill: Spill, bucket: int) -> int:
+    """Bytes a bucket holds in memory while it is sorted (see plan.py)."""
+    return int(BYTES_FACTOR * spill.size(bucket) + RECORD_COST * spill.records(bucket))

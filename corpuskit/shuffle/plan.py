@@ -1,0 +1,159 @@
+"""How a shuffle will run within ``--mem``: bucket count, block size, temp space.
+
+The cost model is what gathering a bucket holds at once: its bytes twice (as read,
+and permuted) plus about 48 bytes per record (key, order, offsets). Two buckets are
+gathered at a time while a third is written, so a bucket may cost a third of the
+memory left after the interpreter and libraries. A bucket that turns out larger
+(skewed line lengths) is split again, so the plan only needs to be close.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+
+import zstandard
+
+from corpuskit.errors import CorpusError
+from corpuskit.io.lines import iter_blocks
+from corpuskit.io.paths import FileSpec, size_of
+from corpuskit.io.streams import decompressing, open_raw
+from corpuskit.units import format_size
+
+BYTES_FACTOR = 2.2
+RECORD_COST = 48
+IN_FLIGHT = 3
+MIN_USABLE = 24 << 20
+TEMP_RATIO_COMPRESSED = 0.6
+
+
+@dataclass
+class Plan:
+    """The shape of one shuffle run."""
+
+    mem: int
+    usable: int
+    input_bytes: int
+    data_bytes: int
+    records: int
+    bits: int
+    block_size: int
+    bucket_budget: int
+    temp_bytes: int
+    compress: bool
+
+    @property
+    def buckets(self) -> int:
+        return 1 << self.bits
+
+    @property
+    def in_memory(self) -> bool:
+        return self.bits == 0
+
+    def describe(self) -> str:
+        """The plan as the lines printed before a run starts."""
+        head = (f"plan: {format_size(self.input_bytes)} on disk, about {format_size(self.data_bytes)} of "
+                f"records (~{self.records:,}), --mem {format_size(self.mem)} "
+                f"({format_size(self.usable)} for data)")
+        if self.in_memory:
+            return head + "\nplan: fits in memory: one pass, no temporary files"
+        return head + (f"\nplan: {self.buckets} buckets of ~{format_size(self.data_bytes / self.buckets)} "
+                       f"(at most {format_size(self.bucket_budget)} in memory each), read blocks of "
+                       f"{format_size(self.block_size)}, ~{format_size(self.temp_bytes)} temporary space "
+                       f"({'zstd level 1' if self.compress else 'uncompressed'})")
+
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "buckets": self.buckets}
+
+
+def current_rss() -> int:
+    """This process's resident memory now, in bytes."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | None = None) -> Plan:
+    """A plan for shuffling ``specs`` in ``mem`` bytes; ``buckets`` forces the bucket count."""
+    usable = int(mem * 0.92) - current_rss()
+    if usable < MIN_USABLE:
+        raise CorpusError(f"--mem {format_size(mem)} leaves {format_size(max(usable, 0))} for data after "
+                          f"{format_size(current_rss())} of interpreter and libraries; "
+                          f"give at least {format_size(current_rss() + MIN_USABLE + mem * 0.08)}")
+    input_bytes = sum(size_of(s.path) or 0 for s in specs)
+    data_bytes = sum(_content_size(s) for s in specs)
+    per_record = _bytes_per_record(specs)
+    records = max(1, int(data_bytes / per_record))
+    cost = BYTES_FACTOR * data_bytes + RECORD_COST * records
+    bucket_budget = usable // IN_FLIGHT
+    if buckets is not None:
+        bits = max(0, math.ceil(math.log2(max(buckets, 1))))
+    elif cost <= usable * 0.75:
+        bits = 0
+    else:
+        bits = max(1, math.ceil(math.log2(cost / (bucket_budget * 0.7))))
+    if bits > 24:
+        raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
+                          "need more than 16M buckets; give more memory")
+    block_size = int(min(max(usable // 12, 1 << 20), 32 << 20))
+    temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
+    return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, bucket_budget, temp, compress)
+
+
+def check_space(plan: Plan, tmp_dir: str, output_dir: str) -> None:
+    """Stops before any work when the temp or output disk cannot hold the run."""
+    need = {}
+    for folder, n in ((tmp_dir, plan.temp_bytes), (output_dir, plan.data_bytes)):
+        device = os.stat(folder).st_dev
+        need.setdefault(device, [folder, 0])[1] += n
+    for folder, n in need.values():
+        free = shutil.disk_usage(folder).free
+        if n > free:
+            raise CorpusError(f"not enough disk space in {folder}: this shuffle needs about {format_size(n)} "
+                              f"(temporary buckets and output), {format_size(free)} is free; use --tmp on "
+                              "another disk, or compress temporary buckets")
+
+
+def _content_size(spec: FileSpec) -> int:
+    size = size_of(spec.path) or 0
+    if spec.compression == "zst":
+        try:
+            with open(spec.path, "rb") as f:
+                declared = zstandard.frame_content_size(f.read(18))
+            if declared > 0:
+                return max(declared, size)
+        except (OSError, zstandard.ZstdError):
+            pass
+        return size * 4
+    if spec.compression == "gz" and size >= 18:
+        with open(spec.path, "rb") as f:
+            f.seek(-4, os.SEEK_END)
+            trailer = struct.unpack("<I", f.read(4))[0]
+        return max(trailer, size * 3 if size > 1 << 32 else trailer)
+    return size
+
+
+def _bytes_per_record(specs: list[FileSpec]) -> float:
+    """Average record size in the first MB of the first readable input (100 if unknown)."""
+    for spec in specs:
+        if spec.is_stdio or not size_of(spec.path):
+            continue
+        raw = open_raw(spec)
+        stream = decompressing(raw, spec)
+        try:
+            block = next(iter_blocks(stream, 1 << 20), b"")
+        except (CorpusError, gzip.BadGzipFile, OSError):
+            block = b""
+        finally:
+            stream.close()
+        if block:
+            return max(len(block) / max(block.count(b"\n"), 1), 1.0)
+    return 100.0

@@ -1,0 +1,132 @@
+"""Temporary buckets: pieces of many buckets appended to one file, indexed compactly.
+
+Each piece holds the sort keys of some records (raw uint64) and their bytes (zstd
+level 1, or raw). One file is open for writing whatever the input size or bucket
+count; a bucket is read back with one positioned read per piece. The index is five
+integer arrays, so millions of pieces cost tens of MB, not Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from array import array
+from typing import Iterator
+
+import numpy as np
+import zstandard
+
+from corpuskit.errors import OutputError
+
+_FIELDS = ("bucket", "offset", "records", "stored", "size")
+
+
+class Spill:
+    """An append-only file of bucket pieces and their index."""
+
+    def __init__(self, path: str, buckets: int, compress: bool = True) -> None:
+        self.path = path
+        self.buckets = buckets
+        self.compress = compress
+        self.index = {name: array("q") for name in _FIELDS}
+        self.written = 0
+        self._file = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._by_bucket: list[np.ndarray] | None = None
+
+    def add(self, bucket: int, keys: np.ndarray, data) -> None:
+        """Appends a piece: ``keys`` (uint64) of its records and their bytes. Thread-safe."""
+        payload = self._compressor().compress(data) if self.compress else data
+        stored = memoryview(payload).nbytes
+        with self._lock:
+            if self._file is None:
+                self._file = open(self.path, "ab")
+            offset = self._file.tell()
+            try:
+                self._file.write(np.ascontiguousarray(keys, dtype=np.uint64))
+                self._file.write(payload)
+            except OSError as exc:
+                raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
+                                  "free some space or point --tmp at a larger disk") from None
+            for name, value in zip(_FIELDS, (bucket, offset, len(keys), stored, memoryview(data).nbytes)):
+                self.index[name].append(value)
+            self.written += len(keys) * 8 + stored
+            self._by_bucket = None
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        if not hasattr(self._local, "cctx"):
+            self._local.cctx = zstandard.ZstdCompressor(level=1)
+        return self._local.cctx
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _pieces(self, bucket: int) -> np.ndarray:
+        if self._by_bucket is None:
+            buckets = np.frombuffer(self.index["bucket"], dtype=np.int64)
+            order = np.argsort(buckets, kind="stable")
+            cuts = np.searchsorted(buckets[order], np.arange(self.buckets + 1))
+            self._by_bucket = [order[cuts[b]:cuts[b + 1]] for b in range(self.buckets)]
+        return self._by_bucket[bucket]
+
+    def _column(self, name: str, rows: np.ndarray) -> np.ndarray:
+        return np.frombuffer(self.index[name], dtype=np.int64)[rows]
+
+    def records(self, bucket: int) -> int:
+        return int(self._column("records", self._pieces(bucket)).sum())
+
+    def size(self, bucket: int) -> int:
+        return int(self._column("size", self._pieces(bucket)).sum())
+
+    def iter_pieces(self, bucket: int) -> Iterator[tuple[np.ndarray, bytes]]:
+        """The bucket's pieces, one (keys, bytes) pair at a time, in the order added."""
+        rows = self._pieces(bucket)
+        dctx = zstandard.ZstdDecompressor()
+        with open(self.path, "rb", buffering=0) as f:
+            for offset, records, stored, size in zip(*(self._column(n, rows).tolist() for n in _FIELDS[1:])):
+                raw = os.pread(f.fileno(), records * 8 + stored, offset)
+                keys = np.frombuffer(raw, dtype=np.uint64, count=records)
+                body = memoryview(raw)[records * 8 :]
+                yield keys, (dctx.decompress(body, max_output_size=size) if self.compress else body)
+
+    def read(self, bucket: int) -> tuple[np.ndarray, bytearray]:
+        """All keys and bytes of ``bucket``, pieces in the order they were added."""
+        keys = np.empty(self.records(bucket), dtype=np.uint64)
+        data = bytearray(self.size(bucket))
+        k = d = 0
+        for piece_keys, body in self.iter_pieces(bucket):
+            keys[k : k + len(piece_keys)] = piece_keys
+            data[d : d + len(body)] = body
+            k += len(piece_keys)
+            d += len(body)
+        return keys, data
+
+    def save_index(self, path: str, meta: dict) -> None:
+        """Writes the index beside the spill, so ``--resume`` can gather without scattering again."""
+        self.close()
+        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress,
+                 "index": {name: self.index[name].tolist() for name in _FIELDS}}
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, spill_path: str, index_path: str, meta: dict) -> "Spill | None":
+        """The spill a run with the same ``meta`` finished scattering, or None."""
+        try:
+            with open(index_path) as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if state.get("meta") != meta or not os.path.exists(spill_path):
+            return None
+        spill = cls(spill_path, state["buckets"], state["compress"])
+        for name in _FIELDS:
+            spill.index[name] = array("q", state["index"][name])
+        spill.written = os.path.getsize(spill_path)
+        return spill
