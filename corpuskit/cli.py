@@ -140,8 +140,8 @@ def count(inputs: tuple[str, ...], in_format: str | None, field: str | None, on_
 @click.option("--mem", default="1G", show_default=True, help="Memory bound for the whole run (e.g. 256M, 4G).")
 @click.option("--seed", type=int, help="Seed; the same seed and inputs give the same output. Drawn and printed if absent.")
 @click.option("--tmp", type=click.Path(file_okay=False), help="Folder for temporary buckets (default: $TMPDIR or /tmp).")
-@click.option("--compress-temp/--no-compress-temp", default=True, show_default=True,
-              help="zstd level 1 for temporary buckets.")
+@click.option("--compress-temp/--no-compress-temp", default=False, show_default=True,
+              help="zstd level 1 for temporary buckets: half the temp space, twice the CPU.")
 @click.option("--verify", is_flag=True, help="Check on the fly that the output holds exactly the input's records.")
 @click.option("--resume", is_flag=True, help="Keep a finished scatter on failure, and continue after it when run again.")
 @io_options
@@ -183,9 +183,11 @@ class _InputsThenOutputs(click.Command):
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--in-format", type=FORMAT, help="Read files as this format (default: by extension).")
 @click.option("--field", help="The text field of Parquet records.")
+@click.option("--records", is_flag=True,
+              help="Compare JSONL and Parquet as records (canonical JSON), not JSONL lines as bytes.")
 @common
-def verify(paths: tuple[str, ...], in_format: str | None, field: str | None, progress: bool | None,
-           quiet: bool) -> None:
+def verify(paths: tuple[str, ...], in_format: str | None, field: str | None, records: bool,
+           progress: bool | None, quiet: bool) -> None:
     """Check that OUTPUTS hold exactly the records of INPUTS, in any order: IN... -- OUT...
 
     Compares the record count and the sum of xxh64 of every record (order-independent).
@@ -197,8 +199,8 @@ def verify(paths: tuple[str, ...], in_format: str | None, field: str | None, pro
     if not 0 < n_outputs < len(paths):
         raise click.UsageError("separate inputs from outputs with --: corpuskit verify IN... -- OUT...")
     inputs, outputs = list(paths[:-n_outputs]), list(paths[-n_outputs:])
-    got_in = fingerprint(inputs, format=in_format, field=field)
-    got_out = fingerprint(outputs, format=in_format, field=field)
+    got_in = fingerprint(inputs, format=in_format, field=field, records=records)
+    got_out = fingerprint(outputs, format=in_format, field=field, records=records)
     match = got_in == got_out
     click.echo(f"inputs:  {got_in.records:,} records, xxh64 sum {got_in.as_dict()['xxh64_sum']}")
     click.echo(f"outputs: {got_out.records:,} records, xxh64 sum {got_out.as_dict()['xxh64_sum']}")

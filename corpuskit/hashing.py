@@ -55,8 +55,7 @@ _P1, _P2, _P3, _P4, _P5 = (np.uint64(p) for p in (PRIME64_1, PRIME64_2, PRIME64_
 
 STRIPE = 32                 # bytes consumed per accumulator round (4 lanes of 8 bytes)
 LONG_RECORD_BYTES = 1024    # longer ranges are hashed one by one by xxhash
-CHUNK_RECORDS = 1 << 15     # records per vectorised chunk
-_MAX_STRIPES = LONG_RECORD_BYTES // STRIPE   # a short record has at most this many stripes
+CHUNK_RECORDS = 1 << 13     # records per vectorised chunk
 
 
 class _Views(NamedTuple):
@@ -214,7 +213,8 @@ def _stripe_phase(views: _Views, starts: I64, nstripes: I64, seed: int) -> U64:
     active = len(starts) - np.cumsum(counts)[:-1]      # active[j] = #records with > j stripes
     if len(active) == 0:
         return h
-    order = np.argsort((_MAX_STRIPES - nstripes).astype(np.uint8), kind="stable")
+    key_type = np.min_scalar_type(len(active))         # uint8 in practice: radix sort
+    order = np.argsort((len(active) - nstripes).astype(key_type), kind="stable")
     order = order[: active[0]]                          # records with stripes, most first
     acc = _accumulate(views.v32, starts[order], active.tolist(), seed)
     h[order] = _converge(acc)
@@ -256,39 +256,62 @@ def _round(acc: U64, data: U64) -> None:
     np.multiply(acc, _P1, out=acc)
 
 
+def _round0(out: U64, data: U64, scratch: U64) -> None:
+    """out = round(0, data) = rotl(data * PRIME64_2, 31) * PRIME64_1; out may be data."""
+    np.multiply(data, _P2, out=out)
+    _rotl(out, 31, scratch)
+    np.multiply(out, _P1, out=out)
+
+
+_CONVERGE_ROTL = np.array([1, 7, 12, 18], dtype=np.uint64)
+
+
 def _converge(acc: U64) -> U64:
     """Accumulator convergence (spec step 3): the (k, 4) lanes to one 64-bit state each."""
-    tmp = np.empty_like(acc)
-    rotated = acc.copy()
-    for lane, r in enumerate((1, 7, 12, 18)):
-        _rotl(rotated[:, lane], r, tmp[:, lane])
+    rotated = np.left_shift(acc, _CONVERGE_ROTL)
+    tmp = np.right_shift(acc, np.uint64(64) - _CONVERGE_ROTL)
+    rotated |= tmp
     h = rotated[:, 0] + rotated[:, 1]
     h += rotated[:, 2]
     h += rotated[:, 3]
-    merged = np.zeros_like(acc)
-    _round(merged, acc)                                 # round(0, lane) for every lane
+    _round0(tmp, acc, rotated)                          # round(0, lane) for every lane
     for lane in range(4):
-        h ^= merged[:, lane]
+        h ^= tmp[:, lane]
         h *= _P1
         h += _P4
     return h
 
 
 def _tail_phase(views: _Views, h: U64, tail_starts: I64, tails: I64) -> U64:
-    """Consume the last len % 32 bytes (spec step 5) and avalanche (step 6); chunk order."""
+    """Consume the last len % 32 bytes (spec step 5) and avalanche (step 6); chunk order.
+
+    The 8-byte words are consumed with records ordered by tail length (descending), so
+    that records having a word i are a prefix; the last len % 8 bytes are then consumed
+    as one 64-bit value per record, with records ordered by len % 8.
+    """
     order = np.argsort((STRIPE - 1 - tails).astype(np.uint8), kind="stable")
-    counts = np.bincount(tails, minlength=STRIPE)
-    ge = np.concatenate([np.cumsum(counts[::-1])[::-1], [0]]).tolist()  # ge[t] = #tails >= t
-    window = _tail_windows(views, tail_starts[order])
+    ge = _at_least(tails, STRIPE)
+    window = _tail_windows(views, tail_starts[order]).view(np.uint64)  # (k, 4)
     hs = h[order]
     tmp = np.empty((2, len(hs)), dtype=np.uint64)
-    _tail_words(hs, window.view(np.uint64), ge, tmp)
-    _tail_word32(hs, window.view(np.uint32), ge, tmp[0])
-    _tail_bytes(hs, window, ge, tmp[0])
+    _tail_words(hs, window, ge, tmp)
+    rest = _last_word(window, ge)                       # the bytes after the words
+    rest_len = tails[order] & 7
+    order2 = np.argsort((7 - rest_len).astype(np.uint8), kind="stable")
+    hs, rest = hs[order2], rest[order2]
+    ge = _at_least(rest_len, 8)
+    _tail_word32(hs, rest, ge[4], tmp[0])
+    _tail_bytes(hs, rest, ge, tmp[0])
     _avalanche(hs, tmp[0])
     out = np.empty_like(hs)
-    out[order] = hs
+    out[order[order2]] = hs
     return out
+
+
+def _at_least(values: I64, size: int) -> list[int]:
+    """c[t] = #values >= t for t in 0..size (values in 0..size-1)."""
+    counts = np.bincount(values, minlength=size)
+    return np.concatenate([np.cumsum(counts[::-1])[::-1], [0]]).tolist()
 
 
 def _tail_windows(views: _Views, pos: I64) -> npt.NDArray[np.uint8]:
@@ -312,38 +335,53 @@ def _tail_words(h: U64, words: U64, ge: list[int], tmp: U64) -> None:
         if k == 0:
             break
         hk, t, t2 = h[:k], tmp[0, :k], tmp[1, :k]
-        np.multiply(words[:k, i], _P2, out=t)
-        _rotl(t, 31, t2)
-        t *= _P1
+        _round0(t, words[:k, i], t2)
         hk ^= t
         _rotl(hk, 27, t2)
         hk *= _P1
         hk += _P4
 
 
-def _tail_word32(h: U64, words: npt.NDArray[np.uint32], ge: list[int], tmp: U64) -> None:
-    """The 4-byte step: h = rotl(h ^ (word * PRIME64_1), 23) * PRIME64_2 + PRIME64_3."""
-    for i in range(4):                                  # tails 8i+4 .. 8i+7 have one
-        lo, hi = ge[8 * i + 8], ge[8 * i + 4]
-        if lo == hi:
-            continue
-        hk, t = h[lo:hi], tmp[lo:hi]
-        np.multiply(words[lo:hi, 2 * i], _P1, out=t, dtype=np.uint64)
-        hk ^= t
-        _rotl(hk, 23, t)
-        hk *= _P2
-        hk += _P3
+def _last_word(words: U64, ge: list[int]) -> U64:
+    """Word number tail // 8 of every window (rows ordered by tail length, descending)."""
+    rest = np.empty(len(words), dtype=np.uint64)
+    for i in range(4):                                  # tails 8i .. 8i+7
+        lo, hi = ge[8 * i + 8], ge[8 * i]
+        rest[lo:hi] = words[lo:hi, i]
+    return rest
 
 
-def _tail_bytes(h: U64, window: npt.NDArray[np.uint8], ge: list[int], tmp: U64) -> None:
-    """The 1-byte steps: h = rotl(h ^ (byte * PRIME64_5), 11) * PRIME64_1."""
+def _tail_word32(h: U64, rest: U64, k: int, tmp: U64) -> None:
+    """The 4-byte step for the first k records: h = rotl(h ^ (w32 * PRIME64_1), 23) * PRIME64_2 + PRIME64_3.
+
+    Consumes the low 4 bytes of rest (shifts them out).
+    """
+    if k == 0:
+        return
+    hk, t, rk = h[:k], tmp[:k], rest[:k]
+    np.bitwise_and(rk, np.uint64(0xFFFFFFFF), out=t)
+    rk >>= np.uint64(32)
+    t *= _P1
+    hk ^= t
+    _rotl(hk, 23, t)
+    hk *= _P2
+    hk += _P3
+
+
+def _tail_bytes(h: U64, rest: U64, ge: list[int], tmp: U64) -> None:
+    """The 1-byte steps: h = rotl(h ^ (byte * PRIME64_5), 11) * PRIME64_1.
+
+    Rows are ordered by len % 8 descending; ge[t] = #rows with len % 8 >= t.
+    """
     for b in range(3):
-        for q in range(8):                              # tails 4q+b+1 .. 4q+3 have byte b
-            lo, hi = ge[4 * q + 4], ge[4 * q + b + 1]
+        # rows with len % 8 in 5+b..7, then in 1+b..3, have a byte b
+        for lo, hi in ((0, ge[5 + b]), (ge[4], ge[1 + b])):
             if lo == hi:
                 continue
             hk, t = h[lo:hi], tmp[lo:hi]
-            np.multiply(window[lo:hi, 4 * q + b], _P5, out=t, dtype=np.uint64)
+            np.right_shift(rest[lo:hi], np.uint64(8 * b), out=t)
+            t &= np.uint64(0xFF)
+            t *= _P5
             hk ^= t
             _rotl(hk, 11, t)
             hk *= _P1

@@ -21,6 +21,7 @@ from corpuskit.io.atomic import check_folder, refuse_existing
 from corpuskit.io.paths import detect, expand, format_from_name
 from corpuskit.io.reader import Source
 from corpuskit.io.writer import Writer, write
+from corpuskit.memory import bound_allocations
 from corpuskit.pipeline import Pipeline
 from corpuskit.shuffle.files import LineShuffle, default_tmp
 from corpuskit.shuffle.plan import Plan, check_space, make_plan
@@ -58,7 +59,7 @@ class ShuffleResult:
 
 def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
             output: str | os.PathLike | None = None, *, mem: str | int = "1G", seed: int | None = None,
-            tmp: str | None = None, buckets: int | None = None, compress_temp: bool = True,
+            tmp: str | None = None, buckets: int | None = None, compress_temp: bool = False,
             format: str | None = None, in_format: str | None = None, field: str | None = None,
             shards: int | None = None, shard_size: str | int | None = None, compress: str | None = None,
             level: int | None = None, threads: int = 0, force: bool = False, verify: bool = False,
@@ -76,6 +77,7 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
     if memory < 64 << 20:
         raise CorpusError(f"--mem {mem} is too small; give at least 64M (256M or more is sensible)")
     seed = seeds.draw() if seed is None else seed
+    bound_allocations()
     if inputs is None and output is None:
         return ShuffleStage(memory, seed, tmp, buckets, compress_temp)
     if inputs is None or output is None:
@@ -110,7 +112,8 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
     stats = pipe.run(progress=progress, command=command)
     verified = None
     if verify:
-        got_in, got_out = fingerprint([s.path for s in specs]), fingerprint(writer.path)
+        got_in = fingerprint([s.path for s in specs], records=True)
+        got_out = fingerprint(writer.path, records=True)
         verified = {"input": got_in.as_dict(), "output": got_out.as_dict(), "match": got_in == got_out}
     return ShuffleResult(seed, stats.records, stats.bytes, stats.seconds, None, stats.outputs, verified,
                          stats.manifest)

@@ -18,7 +18,8 @@ from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
 from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
-from corpuskit.shuffle.lines import gather, line_offsets, lines_array, scatter, sorted_order, terminated_blocks
+from corpuskit.shuffle.lines import (gather, line_offsets, lines_array, offsets_of, scatter, sorted_order,
+                                     terminated_blocks)
 from corpuskit.shuffle.plan import BYTES_FACTOR, Plan
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
@@ -109,7 +110,7 @@ class LineShuffle:
                      f"splitting it into {1 << bits}")
             sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)
             try:
-                pieces = ((bytearray(body), keys) for keys, body in spill.iter_pieces(bucket))
+                pieces = ((body, keys, offsets_of(sizes)) for keys, sizes, body in spill.iter_pieces(bucket))
                 scatter(pieces, sub, self.seed, bits, used=used)
                 yield from self._gather_all(sub, used + bits)
             finally:

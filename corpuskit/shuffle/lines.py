@@ -60,19 +60,19 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
                 stream.close()
 
 
-def scatter(blocks: Iterable[tuple[bytearray, np.ndarray | None]], spill: Spill, seed: int, bits: int,
-            used: int = 0, on_lines: Callable[[bytearray, np.ndarray], None] | None = None) -> int:
+def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: int = 0,
+            on_lines: Callable[[bytearray, np.ndarray], None] | None = None) -> int:
     """Sends every line of ``blocks`` to its bucket in ``spill``; returns the number of lines.
 
-    A block comes with its lines' keys when a bucket is split again; otherwise keys
-    come from (seed, line number). Compression and writing run in a second thread
-    while the next block is partitioned.
+    A block is (bytes, None), or (bytes, keys, offsets) when a bucket is split again;
+    otherwise keys come from (seed, line number). Compression and writing run in a
+    second thread while the next block is partitioned.
     """
     count = 0
     with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
         pending: Future | None = None
-        for block, keys in prefetch(iter(blocks)):
-            offsets = line_offsets(block)
+        for block, keys, *known in prefetch(iter(blocks)):
+            offsets = known[0] if known else line_offsets(block)
             n = len(offsets) - 1
             if on_lines is not None:
                 on_lines(block, offsets)
@@ -90,26 +90,28 @@ def scatter(blocks: Iterable[tuple[bytearray, np.ndarray | None]], spill: Spill,
 
 
 def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int,
-               used: int) -> list[tuple[int, np.ndarray, pa.Buffer]]:
+               used: int) -> list[tuple[int, np.ndarray, pa.Buffer, np.ndarray]]:
     buckets = bucket_of(keys, bits, used)
-    order = np.argsort(buckets, kind="stable")
+    order = np.argsort(buckets.astype(np.uint16) if bits <= 16 else buckets, kind="stable")
     counts = np.bincount(buckets, minlength=1 << bits)
     taken = lines_array(block, offsets).take(pa.array(order))
+    n_lines = len(offsets) - 1
     taken_offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64)[taken.offset:]
     data = taken.buffers()[2]
     sorted_keys = keys[order]
+    sizes = np.diff(taken_offsets[: n_lines + 1]).astype(np.uint32)
     pieces = []
     cuts = np.concatenate([[0], np.cumsum(counts)])
     for bucket in np.flatnonzero(counts).tolist():
         lo, hi = int(cuts[bucket]), int(cuts[bucket + 1])
         start, end = int(taken_offsets[lo]), int(taken_offsets[hi])
-        pieces.append((bucket, sorted_keys[lo:hi], data.slice(start, end - start)))
+        pieces.append((bucket, sorted_keys[lo:hi], data.slice(start, end - start), sizes[lo:hi]))
     return pieces
 
 
-def _add_all(spill: Spill, pieces: list[tuple[int, np.ndarray, pa.Buffer]]) -> None:
-    for bucket, keys, data in pieces:
-        spill.add(bucket, keys, data)
+def _add_all(spill: Spill, pieces: list[tuple[int, np.ndarray, pa.Buffer, np.ndarray]]) -> None:
+    for bucket, keys, data, sizes in pieces:
+        spill.add(bucket, keys, data, sizes)
 
 
 def sorted_order(keys: np.ndarray) -> np.ndarray:
@@ -117,9 +119,16 @@ def sorted_order(keys: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-def sort_bucket(keys: np.ndarray, data) -> pa.LargeBinaryArray:
+def offsets_of(sizes: np.ndarray) -> np.ndarray:
+    """Line offsets from line sizes."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return offsets
+
+
+def sort_bucket(keys: np.ndarray, sizes: np.ndarray, data) -> pa.LargeBinaryArray:
     """The bucket's lines ordered by key, each with its ``\\n``."""
-    return lines_array(data, line_offsets(data)).take(pa.array(sorted_order(keys)))
+    return lines_array(data, offsets_of(sizes)).take(pa.array(sorted_order(keys)))
 
 
 def gather(spill: Spill, budget: int, workers: int, split: Callable[[int], Iterator[pa.Array]]

@@ -1,7 +1,8 @@
 """Temporary buckets: pieces of many buckets appended to one file, indexed compactly.
 
-Each piece holds the sort keys of some records (raw uint64) and their bytes (zstd
-level 1, or raw). One file is open for writing whatever the input size or bucket
+Each piece holds the sort keys of some records (raw uint64), for line spills their
+lengths (uint32, so gathering needs no newline scan), and their bytes (raw, or zstd
+level 1). One file is open for writing whatever the input size or bucket
 count; a bucket is read back with one positioned read per piece. The index is five
 integer arrays, so millions of pieces cost tens of MB, not Python objects.
 """
@@ -25,10 +26,11 @@ _FIELDS = ("bucket", "offset", "records", "stored", "size")
 class Spill:
     """An append-only file of bucket pieces and their index."""
 
-    def __init__(self, path: str, buckets: int, compress: bool = True) -> None:
+    def __init__(self, path: str, buckets: int, compress: bool = False, sized: bool = True) -> None:
         self.path = path
         self.buckets = buckets
         self.compress = compress
+        self.sized = sized
         self.index = {name: array("q") for name in _FIELDS}
         self.written = 0
         self._file = None
@@ -36,8 +38,8 @@ class Spill:
         self._local = threading.local()
         self._by_bucket: list[np.ndarray] | None = None
 
-    def add(self, bucket: int, keys: np.ndarray, data) -> None:
-        """Appends a piece: ``keys`` (uint64) of its records and their bytes. Thread-safe."""
+    def add(self, bucket: int, keys: np.ndarray, data, sizes: np.ndarray | None = None) -> None:
+        """Appends a piece: ``keys`` (uint64) of its records, their ``sizes`` if sized, their bytes."""
         payload = self._compressor().compress(data) if self.compress else data
         stored = memoryview(payload).nbytes
         with self._lock:
@@ -46,14 +48,19 @@ class Spill:
             offset = self._file.tell()
             try:
                 self._file.write(np.ascontiguousarray(keys, dtype=np.uint64))
+                if self.sized:
+                    self._file.write(np.ascontiguousarray(sizes, dtype=np.uint32))
                 self._file.write(payload)
             except OSError as exc:
                 raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
                                   "free some space or point --tmp at a larger disk") from None
             for name, value in zip(_FIELDS, (bucket, offset, len(keys), stored, memoryview(data).nbytes)):
                 self.index[name].append(value)
-            self.written += len(keys) * 8 + stored
+            self.written += len(keys) * self._per_record() + stored
             self._by_bucket = None
+
+    def _per_record(self) -> int:
+        return 12 if self.sized else 8
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         if not hasattr(self._local, "cctx"):
@@ -82,33 +89,53 @@ class Spill:
     def size(self, bucket: int) -> int:
         return int(self._column("size", self._pieces(bucket)).sum())
 
-    def iter_pieces(self, bucket: int) -> Iterator[tuple[np.ndarray, bytes]]:
-        """The bucket's pieces, one (keys, bytes) pair at a time, in the order added."""
+    def iter_pieces(self, bucket: int) -> Iterator[tuple[np.ndarray, np.ndarray | None, bytes]]:
+        """The bucket's pieces, one (keys, sizes, bytes) at a time, in the order added."""
         rows = self._pieces(bucket)
         dctx = zstandard.ZstdDecompressor()
+        head = self._per_record()
         with open(self.path, "rb", buffering=0) as f:
             for offset, records, stored, size in zip(*(self._column(n, rows).tolist() for n in _FIELDS[1:])):
-                raw = os.pread(f.fileno(), records * 8 + stored, offset)
+                raw = os.pread(f.fileno(), records * head + stored, offset)
                 keys = np.frombuffer(raw, dtype=np.uint64, count=records)
-                body = memoryview(raw)[records * 8 :]
-                yield keys, (dctx.decompress(body, max_output_size=size) if self.compress else body)
+                sizes = np.frombuffer(raw, dtype=np.uint32, count=records, offset=records * 8) if self.sized else None
+                body = memoryview(raw)[records * head :]
+                yield keys, sizes, (dctx.decompress(body, max_output_size=size) if self.compress else body)
 
-    def read(self, bucket: int) -> tuple[np.ndarray, bytearray]:
-        """All keys and bytes of ``bucket``, pieces in the order they were added."""
-        keys = np.empty(self.records(bucket), dtype=np.uint64)
-        data = bytearray(self.size(bucket))
+    def read(self, bucket: int) -> tuple[np.ndarray, np.ndarray | None, bytearray]:
+        """All keys, sizes and bytes of ``bucket``, read straight into three buffers."""
+        rows = self._pieces(bucket)
+        n, total = self.records(bucket), self.size(bucket)
+        keys = np.empty(n, dtype=np.uint64)
+        sizes = np.empty(n if self.sized else 0, dtype=np.uint32)
+        data = bytearray(total)
+        if self.compress:
+            k = d = 0
+            for piece_keys, piece_sizes, body in self.iter_pieces(bucket):
+                keys[k : k + len(piece_keys)] = piece_keys
+                if self.sized:
+                    sizes[k : k + len(piece_keys)] = piece_sizes
+                data[d : d + len(body)] = body
+                k += len(piece_keys)
+                d += len(body)
+            return keys, sizes if self.sized else None, data
+        key_view, size_view, data_view = memoryview(keys).cast("B"), memoryview(sizes).cast("B"), memoryview(data)
         k = d = 0
-        for piece_keys, body in self.iter_pieces(bucket):
-            keys[k : k + len(piece_keys)] = piece_keys
-            data[d : d + len(body)] = body
-            k += len(piece_keys)
-            d += len(body)
-        return keys, data
+        with open(self.path, "rb", buffering=0) as f:
+            for offset, records, size in zip(*(self._column(c, rows).tolist() for c in ("offset", "records", "size"))):
+                parts = [key_view[k * 8 : (k + records) * 8]]
+                if self.sized:
+                    parts.append(size_view[k * 4 : (k + records) * 4])
+                parts.append(data_view[d : d + size])
+                os.preadv(f.fileno(), parts, offset)
+                k += records
+                d += size
+        return keys, sizes if self.sized else None, data
 
     def save_index(self, path: str, meta: dict) -> None:
         """Writes the index beside the spill, so ``--resume`` can gather without scattering again."""
         self.close()
-        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress,
+        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized,
                  "index": {name: self.index[name].tolist() for name in _FIELDS}}
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
@@ -125,7 +152,7 @@ class Spill:
             return None
         if state.get("meta") != meta or not os.path.exists(spill_path):
             return None
-        spill = cls(spill_path, state["buckets"], state["compress"])
+        spill = cls(spill_path, state["buckets"], state["compress"], state["sized"])
         for name in _FIELDS:
             spill.index[name] = array("q", state["index"][name])
         spill.written = os.path.getsize(spill_path)

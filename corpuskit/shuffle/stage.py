@@ -34,7 +34,7 @@ class ShuffleStage(Stage):
     """``read(...) | shuffle(mem="2G", seed=7) | write(...)``: a uniform random permutation."""
 
     def __init__(self, mem: int, seed: int, tmp: str | None = None, buckets: int | None = None,
-                 compress_temp: bool = True) -> None:
+                 compress_temp: bool = False) -> None:
         super().__init__(self._shuffle, "shuffle", {"mem": mem, "seed": seed, "buckets": buckets})
         self.mem = mem
         self.seed = seed
@@ -69,7 +69,7 @@ class ShuffleStage(Stage):
                   budget: int) -> Iterator[pa.RecordBatch]:
         area = tempfile.mkdtemp(prefix="corpuskit-shuffle-", dir=self.tmp)
         try:
-            spill = Spill(f"{area}/spill.bin", 1 << self.bits, self.compress_temp)
+            spill = Spill(f"{area}/spill.bin", 1 << self.bits, self.compress_temp, sized=False)
             count = 0
             for batch in _chain(held, rest):
                 batch = untagged(batch)
@@ -89,9 +89,9 @@ class ShuffleStage(Stage):
                 continue
             if 2 * spill.size(bucket) + RECORD_COST * spill.records(bucket) > budget // 2 \
                     and spill.records(bucket) > 1 and used < 64:
-                sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << 4, spill.compress)
+                sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << 4, spill.compress, sized=False)
                 try:
-                    for keys, body in spill.iter_pieces(bucket):
+                    for keys, _, body in spill.iter_pieces(bucket):
                         for batch in pa.ipc.open_stream(body):
                             _scatter_batch(sub, batch, keys, 4, used)
                     sub.close()
@@ -101,7 +101,7 @@ class ShuffleStage(Stage):
                         os.remove(sub.path)
                 continue
             batches, keys = [], []
-            for piece_keys, body in spill.iter_pieces(bucket):
+            for piece_keys, _, body in spill.iter_pieces(bucket):
                 batches.extend(pa.ipc.open_stream(body))
                 keys.append(piece_keys)
             yield from _sorted(batches, np.concatenate(keys))

@@ -59,19 +59,23 @@ class Fingerprint:
 
 
 def fingerprint(paths: str | os.PathLike | Iterable[str | os.PathLike], format: str | None = None,
-                field: str | None = None) -> Fingerprint:
+                field: str | None = None, records: bool = False) -> Fingerprint:
     """The fingerprint of every record in ``paths``.
 
-    Text and JSONL files count line by line as bytes (a JSON record is its line, as
-    ``shuffle`` moves it); a Parquet record counts as its canonical JSON.
+    Text files count line by line as bytes. A JSON line counts as its bytes too (as
+    ``shuffle`` moves it), unless ``records``: then JSONL and Parquet records both
+    count as canonical JSON, so files of either format can be compared. A Parquet
+    record always counts as its canonical JSON.
     """
     specs = [detect(p, format) for p in expand(paths)]
-    lines = [FileSpec(s.path, "text", s.compression) for s in specs if s.format != "parquet"]
+    as_lines = [FileSpec(s.path, "text", s.compression) for s in specs
+                if s.format == "text" or (s.format == "jsonl" and not records)]
+    as_records = [s for s in specs if s.format == "parquet" or (s.format == "jsonl" and records)]
     result = Fingerprint()
-    for batch in Source(lines).batches():
+    for batch in Source(as_lines).batches() if as_lines else ():
         result.add_hashes(xxh64_lines(batch.column(0)))
-    for spec in (s for s in specs if s.format == "parquet"):
-        for batch in Source([spec]).batches():
+    for spec in as_records:
+        for batch in Source([spec], field=field).batches():
             result.add_hashes(xxh64_lines(canonical_json(batch)))
     return result
 
