@@ -3,36 +3,19 @@
     from corpuskit import read, write, filter
     (read("data/*.jsonl.zst", field="text") | filter(lambda r: len(r["text"]) > 20)
         | write("clean/", shards=8)).run()
-
-Names load on first use, so ``corpuskit --help`` does not pay for Arrow.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
+from corpuskit.errors import CorpusError, InputError, OutputError
+from corpuskit.io.count import count
+from corpuskit.io.reader import read
+from corpuskit.io.writer import write
+from corpuskit.pipeline import Context, Pipeline, Stage
+from corpuskit.shuffle import fingerprint, shuffle
+from corpuskit.stages import filter, map, map_batches
+from corpuskit.stats import Counters, RunStats
 from corpuskit.version import __version__
 
-_EXPORTS = {
-    "CorpusError": "corpuskit.errors", "InputError": "corpuskit.errors", "OutputError": "corpuskit.errors",
-    "read": "corpuskit.io.reader", "write": "corpuskit.io.writer", "count": "corpuskit.io.count",
-    "Context": "corpuskit.pipeline", "Pipeline": "corpuskit.pipeline", "Stage": "corpuskit.pipeline",
-    "filter": "corpuskit.stages", "map": "corpuskit.stages", "map_batches": "corpuskit.stages",
-    "Counters": "corpuskit.stats", "RunStats": "corpuskit.stats",
-    "shuffle": "corpuskit.shuffle", "fingerprint": "corpuskit.shuffle",
-}
-
-__all__ = ["__version__", *_EXPORTS]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'corpuskit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__all__ = [
+    "Context", "CorpusError", "Counters", "InputError", "OutputError", "Pipeline", "RunStats", "Stage",
+    "__version__", "count", "filter", "fingerprint", "map", "map_batches", "read", "shuffle", "write",
+]

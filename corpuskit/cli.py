@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 import signal
 import sys
@@ -43,6 +44,7 @@ def common(fn: Callable) -> Callable:
             click.echo("corpuskit: interrupted; no output was left under its final name", err=True)
             sys.exit(130)
         except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)
         except Exception as exc:
             if debug:

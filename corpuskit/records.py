@@ -106,7 +106,7 @@ def text_values(batch: pa.RecordBatch, field: str | None = None) -> pa.Array:
     if column.null_count:
         source, line = origin(batch)
         first_null = column.is_null().index(True).as_py()
-        where = line + first_null if line is not None and batch.num_rows == column.length() else None
+        where = line + first_null if line is not None and batch.num_rows == len(column) else None
         raise InputError(f"record {first_null + 1} of a batch has no {name!r}", source, where)
     if pa.types.is_large_binary(column.type):
         return column

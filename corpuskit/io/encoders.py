@@ -32,6 +32,8 @@ class HashingFile:
     def write(self, data) -> int:
         try:
             n = self.raw.write(data)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
         self._hash.update(data)
@@ -44,6 +46,8 @@ class HashingFile:
     def close(self) -> None:
         try:
             self.raw.close()
+        except BrokenPipeError:
+            raise
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write ({exc.strerror or exc})") from None
 

@@ -89,7 +89,9 @@ class Writer:
         ext = extension(format, compression)
         with atomic_dir(self.path.rstrip("/" + os.sep) or self.path, self.force) as tmp:
             spool = os.path.join(tmp, "_spool")
-            if self.shards:
+            if (self.shards or 1) == 1 and not self.shard_size:
+                pieces = iter([batches])
+            elif self.shards:
                 batches, total = _with_total(batches, total_records)
                 if total is None:
                     batches, total = _spool(batches, spool)

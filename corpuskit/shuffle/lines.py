@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
+from corpuskit.errors import InputError
 from corpuskit.io.lines import iter_blocks
 from corpuskit.io.paths import FileSpec
 from corpuskit.io.streams import decompressing, open_raw
@@ -49,6 +50,8 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
             for block in iter_blocks(stream, block_size, max_line=max_record, path=spec.path):
                 if block[-1] != 10:
                     block.append(10)
+                if len(block) > max_record + 1:
+                    _refuse_long_lines(block, max_record, spec.path, line)
                 if not spec.is_stdio:
                     now = raw.tell()
                     on_bytes(now - position)
@@ -58,6 +61,21 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
         finally:
             if not spec.is_stdio:
                 stream.close()
+
+
+def _refuse_long_lines(block: bytearray, max_record: int, path: str, first_line: int) -> None:
+    """A line of more than ``max_record`` bytes is an error naming it.
+
+    ``iter_blocks`` notices such a line only while it is still incomplete, so one
+    that ends in the read that grew the block (up to about twice the limit) gets
+    here; only a block longer than the limit can hold one, so this costs nothing
+    on ordinary blocks.
+    """
+    lengths = np.diff(line_offsets(block)) - 1
+    longest = int(np.argmax(lengths))
+    if lengths[longest] > max_record:
+        raise InputError(f"a line longer than {max_record:,} bytes, the most this run can hold "
+                         "(a quarter of --mem: give more)", path, first_line + longest)
 
 
 def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: int = 0,

@@ -1,0 +1,232 @@
+"""Same seed, same bytes: the output depends on the inputs and the seed alone.
+
+Not on --mem, the bucket count (1 = in memory), buckets split again, workers,
+shards, temporary compression or the temporary folder; the pipeline stage orders
+records like the file path; a run without a seed reports the one it drew.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib
+import json
+import os
+import random
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from corpuskit import read, write
+from corpuskit.shuffle import shuffle
+
+shuffle_module = importlib.import_module("corpuskit.shuffle")  # the attribute corpuskit.shuffle is the function
+
+# The plan subtracts this process's resident memory (~250M late in a full pytest run) from
+# --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.
+MEM = "1G"
+SEED = 20240611
+
+
+def make_lines(n: int, seed: int = 0, prefix: str = "") -> bytes:
+    """``n`` numbered lines of random length (0 to ~200 bytes), some non-ASCII."""
+    rng = random.Random(seed)
+    words = ["corpus", "shuffle", "données", "词语", "x", "", "a b c", "\t"]
+    return b"".join(f"{prefix}{i} {' '.join(rng.choices(words, k=rng.randrange(0, 30)))}\n".encode()
+                    for i in range(n))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "in.txt"
+    path.write_bytes(make_lines(20_000))
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory) -> bytes:
+    """The in-memory shuffle of ``corpus`` with SEED."""
+    out = tmp_path_factory.mktemp("ref") / "ref.txt"
+    result = shuffle(corpus, out, mem=MEM, seed=SEED, buckets=1)
+    assert result.plan.in_memory
+    data = out.read_bytes()
+    assert data != corpus.read_bytes() and sorted(data.splitlines()) == sorted(corpus.read_bytes().splitlines())
+    return data
+
+
+def small_plan(monkeypatch, **changes) -> None:
+    """Make every plan use ``changes`` (e.g. a tiny bucket budget or read block)."""
+    original = shuffle_module.make_plan
+
+    def patched(*args, **kwargs):
+        return dataclasses.replace(original(*args, **kwargs), **changes)
+
+    monkeypatch.setattr(shuffle_module, "make_plan", patched)
+
+
+@pytest.mark.parametrize("options", [
+    dict(),
+    dict(mem="4G"),
+    dict(buckets=1, workers=1),
+    dict(buckets=2),
+    dict(buckets=3),
+    dict(buckets=4, workers=1),
+    dict(buckets=16, workers=2),
+    dict(buckets=64, workers=1),
+    dict(buckets=64, workers=2, mem="2G"),
+    dict(buckets=16, compress_temp=False),
+    dict(buckets=64, compress_temp=False, workers=1),
+    dict(buckets=256, workers=3),
+], ids=repr)
+def test_same_bytes_whatever_the_settings(corpus, reference, tmp_path, options):
+    out = tmp_path / "out.txt"
+    options = {"mem": MEM, **options}
+    result = shuffle(corpus, out, seed=SEED, tmp=str(tmp_path), **options)
+    assert out.read_bytes() == reference
+    assert result.records == 20_000 and result.seed == SEED
+    assert result.plan.buckets == 1 << (options.get("buckets", 1) - 1).bit_length()
+
+
+def test_same_bytes_with_another_tmp_folder(corpus, reference, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shuffle(corpus, tmp_path / f"out-{name}.txt", mem=MEM, seed=SEED, buckets=16, tmp=str(tmp_path / name))
+        assert (tmp_path / f"out-{name}.txt").read_bytes() == reference
+        assert os.listdir(tmp_path / name) == []
+
+
+@pytest.mark.parametrize("buckets, workers", [(4, 1), (4, 2), (16, 2)])
+def test_same_bytes_when_buckets_are_split_again(corpus, reference, tmp_path, monkeypatch, buckets, workers):
+    """Buckets larger than the budget (skewed lines) are scattered again: the order does not change."""
+    small_plan(monkeypatch, bucket_budget=20_000)
+    said = []
+    shuffle(corpus, tmp_path / "out.txt", mem=MEM, seed=SEED, buckets=buckets, workers=workers,
+            tmp=str(tmp_path), log=said.append)
+    assert any("splitting it into" in s for s in said), said
+    assert (tmp_path / "out.txt").read_bytes() == reference
+    assert sorted(os.listdir(tmp_path)) == ["out.txt", "out.txt.manifest.json"]
+
+
+@pytest.mark.parametrize("block_size", [4096, 65_536])
+def test_same_bytes_whatever_the_read_block(corpus, reference, tmp_path, monkeypatch, block_size):
+    small_plan(monkeypatch, block_size=block_size)
+    for buckets in (1, 16):
+        out = tmp_path / f"out-{buckets}.txt"
+        shuffle(corpus, out, mem=MEM, seed=SEED, buckets=buckets)
+        assert out.read_bytes() == reference
+
+
+@pytest.mark.parametrize("buckets", [None, 16])
+@pytest.mark.parametrize("shards", [1, 2, 3, 4, 5])
+def test_shards_concatenate_to_the_single_file(corpus, reference, tmp_path, shards, buckets):
+    result = shuffle(corpus, tmp_path / "out", mem=MEM, seed=SEED, shards=shards, buckets=buckets)
+    names = sorted(n for n in os.listdir(tmp_path / "out") if n != "manifest.json")
+    assert names == [f"part-{i:05d}.txt" for i in range(shards)]
+    assert b"".join((tmp_path / "out" / n).read_bytes() for n in names) == reference
+    counts = [o["records"] for o in result.outputs]
+    assert sum(counts) == 20_000 and max(counts) - min(counts) <= 1
+
+
+@pytest.mark.parametrize("shard_size", ["50K", "100K", "1M"])
+def test_shard_size_concatenates_to_the_single_file(corpus, reference, tmp_path, shard_size):
+    shuffle(corpus, tmp_path / "out", mem=MEM, seed=SEED, shard_size=shard_size, buckets=16)
+    names = sorted(n for n in os.listdir(tmp_path / "out") if n != "manifest.json")
+    assert b"".join((tmp_path / "out" / n).read_bytes() for n in names) == reference
+
+
+@pytest.mark.parametrize("buckets", [None, 1, 16])
+def test_stage_orders_like_the_file_shuffle(corpus, reference, tmp_path, buckets):
+    out = tmp_path / "stage.txt"
+    stats = (read(corpus) | shuffle(mem=MEM, seed=SEED, buckets=buckets, tmp=str(tmp_path)) | write(out)).run(
+        progress=False)
+    assert out.read_bytes() == reference
+    assert stats.records == 20_000
+    assert sorted(os.listdir(tmp_path)) == ["stage.txt", "stage.txt.manifest.json"]
+
+
+def test_stage_orders_like_the_file_shuffle_when_its_buckets_split(corpus, reference, tmp_path, monkeypatch):
+    """A stage whose budget is tiny spills (without buckets forced) and splits buckets again."""
+    monkeypatch.setattr(shuffle_module.ShuffleStage, "_budget", lambda self: 60_000)
+    out = tmp_path / "stage.txt"
+    (read(corpus) | shuffle(mem=MEM, seed=SEED, tmp=str(tmp_path)) | write(out)).run(progress=False)
+    assert out.read_bytes() == reference
+    assert sorted(os.listdir(tmp_path)) == ["stage.txt", "stage.txt.manifest.json"]
+
+
+def test_stage_records_its_seed_in_the_manifest(corpus, tmp_path):
+    stage = shuffle(mem=MEM)
+    assert isinstance(stage.seed, int)
+    (read(corpus) | stage | write(tmp_path / "a.txt")).run(progress=False)
+    manifest = json.loads((tmp_path / "a.txt.manifest.json").read_text())
+    assert manifest["stages"][0]["seed"] == stage.seed
+    (read(corpus) | shuffle(mem=MEM, seed=stage.seed) | write(tmp_path / "b.txt")).run(progress=False)
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+
+
+def jsonl_records(n: int) -> list[dict]:
+    rng = random.Random(3)
+    return [{"id": i, "text": "t" * rng.randrange(0, 50) + f" {i} é", "score": i / 7,
+             "tags": [str(i % 5)] * (i % 3), "meta": {"k": i % 3, "s": None if i % 4 else "x"}}
+            for i in range(n)]
+
+
+def test_arrow_path_orders_like_the_byte_path(tmp_path):
+    """JSONL→JSONL (bytes), JSONL→Parquet and Parquet→JSONL (Arrow records) give one order."""
+    records = jsonl_records(5000)
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "in.parquet")
+    shuffle(tmp_path / "in.jsonl", tmp_path / "bytes.jsonl", mem=MEM, seed=SEED, buckets=16)
+    by_bytes = [json.loads(line) for line in (tmp_path / "bytes.jsonl").read_text().splitlines()]
+    for buckets in (None, 16):
+        shuffle(tmp_path / "in.jsonl", tmp_path / f"to-{buckets}.parquet", mem=MEM, seed=SEED, buckets=buckets)
+        assert pq.read_table(tmp_path / f"to-{buckets}.parquet").to_pylist() == by_bytes
+        shuffle(tmp_path / "in.parquet", tmp_path / f"from-{buckets}.jsonl", mem=MEM, seed=SEED, buckets=buckets)
+        assert [json.loads(line) for line in (tmp_path / f"from-{buckets}.jsonl").read_text().splitlines()] \
+            == by_bytes
+
+
+def test_parquet_shuffle_same_bytes_in_memory_and_on_disk(tmp_path):
+    pq.write_table(pa.Table.from_pylist(jsonl_records(5000)), tmp_path / "in.parquet", row_group_size=700)
+    outputs = set()
+    for i, options in enumerate([dict(), dict(buckets=1), dict(buckets=16), dict(buckets=64, compress_temp=False)]):
+        shuffle(tmp_path / "in.parquet", tmp_path / f"out{i}.jsonl", mem=MEM, seed=SEED, **options)
+        outputs.add((tmp_path / f"out{i}.jsonl").read_bytes())
+    assert len(outputs) == 1
+
+
+def test_without_a_seed_one_is_drawn_reported_and_repeatable(corpus, tmp_path):
+    said = []
+    first = shuffle(corpus, tmp_path / "a.txt", mem=MEM, buckets=16, log=said.append)
+    assert isinstance(first.seed, int) and 0 <= first.seed < 1 << 64
+    assert f"seed: {first.seed}" in said
+    manifest = json.loads((tmp_path / "a.txt.manifest.json").read_text())
+    assert manifest["seed"] == first.seed
+    again = shuffle(corpus, tmp_path / "b.txt", mem=MEM, seed=first.seed)
+    assert again.seed == first.seed
+    assert (tmp_path / "a.txt").read_bytes() == (tmp_path / "b.txt").read_bytes()
+    other = shuffle(corpus, tmp_path / "c.txt", mem=MEM)
+    assert other.seed != first.seed
+    assert (tmp_path / "c.txt").read_bytes() != (tmp_path / "a.txt").read_bytes()
+
+
+def test_aligned_files_stay_aligned(tmp_path):
+    """Source and target of a parallel corpus (different line lengths, one gzipped), same seed."""
+    n = 12_000
+    rng = random.Random(11)
+    src = "".join(f"src {i} " + "s" * rng.randrange(0, 40) + "\n" for i in range(n))
+    tgt = "".join(f"tgt {i} " + "词" * rng.randrange(0, 90) + "\n" for i in range(n))
+    (tmp_path / "src.txt").write_text(src)
+    with gzip.open(tmp_path / "tgt.txt.gz", "wt") as f:
+        f.write(tgt)
+    shuffle(tmp_path / "src.txt", tmp_path / "src.out.txt", mem=MEM, seed=SEED, buckets=64)
+    shuffle(tmp_path / "tgt.txt.gz", tmp_path / "tgt.out.txt", mem=MEM, seed=SEED, buckets=4, workers=1)
+    shuffle(tmp_path / "tgt.txt.gz", tmp_path / "tgt.out", mem=MEM, seed=SEED, shards=3)
+    out_src = (tmp_path / "src.out.txt").read_text().splitlines()
+    out_tgt = (tmp_path / "tgt.out.txt").read_text().splitlines()
+    assert len(out_src) == len(out_tgt) == n
+    assert out_src != src.splitlines()
+    assert [s.split()[1] for s in out_src] == [t.split()[1] for t in out_tgt]
+    parts = sorted((tmp_path / "tgt.out").glob("part-*"))
+    assert "".join(p.read_text() for p in parts).splitlines() == out_tgt
