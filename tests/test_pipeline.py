@@ -229,7 +229,7 @@ def test_run_without_writer_counts(numbers):
     stats = (ck.read(numbers) | ck.filter(lambda r: as_int(r) > 4)).run(progress=False)
     assert isinstance(stats, RunStats)
     assert (stats.records, stats.bytes, stats.manifest) == (5, 0, None)
-    assert stats.seconds >= 0
+    assert isinstance(stats.seconds, float)
 
 
 def test_run_single_file_manifest(numbers, tmp_path):

@@ -77,7 +77,8 @@ def small_plan(monkeypatch, **changes) -> None:
     dict(buckets=64, workers=1),
     dict(buckets=64, workers=2, mem="2G"),
     dict(buckets=16, compress_temp=False),
-    dict(buckets=64, compress_temp=False, workers=1),
+    dict(buckets=16, compress_temp=True),
+    dict(buckets=64, compress_temp=True, workers=1),
     dict(buckets=256, workers=3),
 ], ids=repr)
 def test_same_bytes_whatever_the_settings(corpus, reference, tmp_path, options):

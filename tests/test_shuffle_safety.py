@@ -74,32 +74,53 @@ def one_line_error(result, exit_code: int = 1) -> str:
 
 
 class _FullDisk:
-    """A file whose writes fail as on a full disk (after ``allow`` successful writes)."""
+    """A file whose writes fail as on a full disk (after ``allow`` successful writes).
 
-    def __init__(self, file, allow: int = 0) -> None:
+    With ``at_close``, writes pass but the final flush fails, as when the last
+    buffered bytes find the disk full.
+    """
+
+    def __init__(self, file, allow: int = 0, at_close: bool = False) -> None:
         self._file = file
         self._allow = allow
+        self._at_close = at_close
 
     def write(self, data):
+        if self._at_close:
+            return len(memoryview(data).cast("B"))  # "buffered", never to arrive
         if self._allow <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         self._allow -= 1
         return self._file.write(data)
 
+    def close(self):
+        closed = self._file.closed
+        self._file.close()
+        if self._at_close and not closed:  # like a buffered file: the failed close still closes it
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def __getattr__(self, name):
         return getattr(self._file, name)
 
 
-def fill_disk(monkeypatch, module, times: int | None = None, allow: int = 0) -> None:
-    """Files that ``module`` opens for writing fail with ENOSPC (the first ``times`` opened, or all)."""
+def fill_disk(monkeypatch, module, times: int | None = None, allow: int = 0, at_close: bool = False,
+              only: str = "") -> None:
+    """Files that ``module`` opens for writing fail with ENOSPC (the first ``times`` opened, or all;
+    only those whose name contains ``only``)."""
     remaining = [times]
 
     def full_open(path, mode="r", *args, **kwargs):
         f = builtins.open(path, mode, *args, **kwargs)
-        if ("w" in mode or "a" in mode) and (remaining[0] is None or remaining[0] > 0):
+        if ("w" in mode or "a" in mode) and only in os.fspath(path) and (remaining[0] is None or remaining[0] > 0):
             if remaining[0] is not None:
                 remaining[0] -= 1
-            return _FullDisk(f, allow)
+            return _FullDisk(f, allow, at_close)
         return f
 
     monkeypatch.setattr(module, "open", full_open, raising=False)
@@ -112,7 +133,7 @@ def no_output_left(folder: Path) -> None:
 
 # ---- temporary files go away ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("options", [dict(buckets=16), dict(buckets=64, compress_temp=False), dict(buckets=1),
+@pytest.mark.parametrize("options", [dict(buckets=16), dict(buckets=64, compress_temp=True), dict(buckets=1),
                                      dict(buckets=16, resume=True), dict(buckets=16, shards=3)], ids=repr)
 def test_temp_files_removed_on_success(corpus, tmp, out_dir, options):
     shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), **options)
@@ -222,9 +243,10 @@ def test_not_enough_space_on_the_command_line(corpus, tmp, out_dir, monkeypatch)
 
 # ---- a full disk ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("allow", [0, 5])
-def test_full_temp_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, allow):
-    fill_disk(monkeypatch, spill_module, allow=allow)
+@pytest.mark.parametrize("how", [dict(allow=0), dict(allow=5), dict(at_close=True),
+                                 dict(only="index.json")], ids=repr)
+def test_full_temp_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, how):
+    fill_disk(monkeypatch, spill_module, **how)
     with pytest.raises(CorpusError, match="space") as caught:
         shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=16)
     assert "temporary" in str(caught.value)
@@ -232,10 +254,11 @@ def test_full_temp_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, allo
     no_output_left(out_dir)
 
 
+@pytest.mark.parametrize("at_close", [False, True])
 @pytest.mark.parametrize("options", [dict(buckets=16), dict(buckets=None), dict(buckets=16, shards=3),
                                      dict(buckets=16, resume=True)], ids=repr)
-def test_full_output_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, options):
-    fill_disk(monkeypatch, writer_module)
+def test_full_output_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, options, at_close):
+    fill_disk(monkeypatch, writer_module, at_close=at_close)
     target = out_dir / ("out" if options.get("shards") else "out.txt")
     with pytest.raises(CorpusError, match="space"):
         shuffle(corpus, target, mem=MEM, seed=SEED, tmp=str(tmp), **options)
@@ -244,8 +267,12 @@ def test_full_output_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, op
         assert os.listdir(tmp) == []
 
 
-def test_full_disk_on_the_command_line(corpus, tmp, out_dir, monkeypatch):
-    fill_disk(monkeypatch, writer_module)
+@pytest.mark.parametrize("module", [writer_module, spill_module], ids=["output", "temp"])
+def test_full_disk_on_the_command_line(corpus, tmp, out_dir, monkeypatch, module):
+    original = shuffle_module.make_plan  # the command has no --buckets: force the external path
+    monkeypatch.setattr(shuffle_module, "make_plan", lambda specs, mem, compress, buckets=None:
+                        original(specs, mem, compress, 16))
+    fill_disk(monkeypatch, module, at_close=True)
     line = one_line_error(cli("shuffle", corpus, out_dir / "out.txt", "--mem", MEM, "--seed", "1",
                               "--tmp", tmp, "-q"))
     assert "space" in line

@@ -144,10 +144,23 @@ def write(path: str | os.PathLike, format: str | None = None, shards: int | None
         raise CorpusError(f"unknown compression {compress!r} (choose from {', '.join(COMPRESSIONS)}, none)")
     if shards is not None and shards < 1:
         raise CorpusError(f"shards must be at least 1, not {shards}")
+    _check_name_agrees(os.fspath(path), format, compress, bool(shards or shard_size))
     size = parse_size(shard_size) if shard_size is not None else None
     if size is not None and size < 1:
         raise CorpusError("shard_size must be positive")
     return Writer(os.fspath(path), format, shards, size, compress, level, threads, force, field, manifest)
+
+
+def _check_name_agrees(path: str, format: str | None, compress: str | None, sharded: bool) -> None:
+    """A file named ``x.txt`` holds no zstd, and ``x.jsonl.zst`` holds zstd: readers trust names."""
+    if path == STDIO or sharded or path.endswith(("/", os.sep)) or os.path.isdir(path) or compress is None:
+        return
+    named = detect(path, format).compression
+    wanted = None if compress in ("", "none") else compress
+    if (format or format_from_name(path)) != "parquet" and named != wanted:
+        raise CorpusError(f"{path}: the name says {named or 'no compression'} but compress is "
+                          f"{wanted or 'none'}; rename the output (e.g. {path}{'.' + wanted if wanted else ''}) "
+                          "or drop the option")
 
 
 def _drain(encoder: Encoder, batches: Iterable[pa.RecordBatch]) -> None:

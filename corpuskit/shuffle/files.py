@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -18,8 +19,9 @@ from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
 from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
-from corpuskit.shuffle.lines import (gather, line_offsets, lines_array, offsets_of, scatter, sorted_order,
-                                     terminated_blocks)
+from corpuskit.io.streams import read_full
+from corpuskit.shuffle.lines import gather, line_offsets, lines_array, offsets_of, scatter, terminated_blocks
+from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import BYTES_FACTOR, Plan
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
@@ -68,20 +70,16 @@ class LineShuffle:
         return outputs
 
     def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
-        chunks = []
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
-            for block, _, _ in terminated_blocks(self.specs, self.plan.block_size, self._max_record(),
-                                                 pbar.update):
-                offsets = line_offsets(block)
-                if fingerprint is not None:
-                    fingerprint.add_lines(block, offsets)
-                chunks.append(lines_array(block, offsets))
-        self.records = sum(len(c) for c in chunks)
-        order = sorted_order(record_keys(self.seed, 0, self.records))
-        shuffled = pa.chunked_array(chunks, pa.large_binary()).take(pa.array(order))
-        del chunks, order
-        return (chunk.slice(i, OUTPUT_SLICE) for chunk in shuffled.chunks
-                for i in range(0, len(chunk), OUTPUT_SLICE))
+            data = read_all(self.specs, self.plan.block_size, pbar.update)
+        offsets = line_offsets(data)
+        if fingerprint is not None:
+            fingerprint.add_lines(data, offsets)
+        self.records = len(offsets) - 1
+        order = sorted_order(record_keys(self.seed, 0, self.records), self.workers)
+        lines = lines_array(data, offsets)
+        slices = (order[i : i + OUTPUT_SLICE] for i in range(0, self.records, OUTPUT_SLICE))
+        return ordered_map(lambda part: lines.take(pa.array(part)), slices, self.workers)
 
     def _external(self, area: str, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
         meta = self._meta()
@@ -156,6 +154,43 @@ class LineShuffle:
                 shutil.rmtree(area, ignore_errors=True)
             else:
                 self.log(f"kept the finished scatter in {area}; run again with --resume to continue")
+
+
+def read_all(specs: list[FileSpec], block_size: int, on_bytes: Callable[[int], None]) -> bytearray:
+    """Every line of every file in one buffer, each line ending with ``\\n``.
+
+    Uncompressed files are read straight into place; streams are appended block by block.
+    """
+    sizes = [size_of(s.path) if s.compression is None and not s.is_stdio else None for s in specs]
+    if all(n is not None for n in sizes):
+        data = bytearray(sum(sizes) + len(specs))
+        end = 0
+        for spec, size in zip(specs, sizes):
+            with open(spec.path, "rb", buffering=0) as f:
+                got = read_full(f, memoryview(data)[end : end + size])
+            on_bytes(got)
+            end += got
+            if got and data[end - 1] != 10:
+                data[end] = 10
+                end += 1
+        del data[end:]
+        return data
+    data = bytearray()
+    for block, _, _ in terminated_blocks(specs, block_size, 1 << 62, on_bytes):
+        data += block
+    return data
+
+
+def ordered_map(fn: Callable, items: Iterator, workers: int) -> Iterator:
+    """``fn`` over ``items`` in ``workers`` threads, results in order, at most ``workers`` ahead."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="corpuskit-take") as pool:
+        window = []
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) > workers:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()
 
 
 def _mtime(path: str) -> float | None:

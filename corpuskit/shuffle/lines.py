@@ -17,6 +17,7 @@ from corpuskit.io.lines import iter_blocks
 from corpuskit.io.paths import FileSpec
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.shuffle.keys import bucket_of, record_keys
+from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST
 from corpuskit.shuffle.spill import Spill
 from corpuskit.threads import prefetch
@@ -130,11 +131,6 @@ def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int,
 def _add_all(spill: Spill, pieces: list[tuple[int, np.ndarray, pa.Buffer, np.ndarray]]) -> None:
     for bucket, keys, data, sizes in pieces:
         spill.add(bucket, keys, data, sizes)
-
-
-def sorted_order(keys: np.ndarray) -> np.ndarray:
-    """The permutation that sorts ``keys``; equal keys keep their input order."""
-    return np.argsort(keys, kind="stable")
 
 
 def offsets_of(sizes: np.ndarray) -> np.ndarray:

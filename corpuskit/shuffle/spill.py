@@ -45,8 +45,8 @@ class Spill:
         with self._lock:
             if self._file is None:
                 self._file = open(self.path, "ab")
-            offset = self._file.tell()
             try:
+                offset = self._file.tell()
                 self._file.write(np.ascontiguousarray(keys, dtype=np.uint64))
                 if self.sized:
                     self._file.write(np.ascontiguousarray(sizes, dtype=np.uint32))
@@ -69,8 +69,12 @@ class Spill:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()  # flushes the last buffered piece: the disk may fill here too
+            except OSError as exc:
+                raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
+                                  "free some space or point --tmp at a larger disk") from None
 
     def _pieces(self, bucket: int) -> np.ndarray:
         if self._by_bucket is None:
@@ -138,8 +142,12 @@ class Spill:
         state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized,
                  "index": {name: self.index[name].tolist() for name in _FIELDS}}
         tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(state, f)
+        try:
+            with open(tmp, "w") as f:
+                json.dump(state, f)
+        except OSError as exc:
+            raise OutputError(f"{tmp}: cannot write the index of temporary buckets ({exc.strerror}); "
+                              "free some space or point --tmp at a larger disk") from None
         os.replace(tmp, path)
 
     @classmethod

@@ -22,7 +22,7 @@ import pyarrow as pa
 from corpuskit.pipeline import Context, Stage
 from corpuskit.records import untagged
 from corpuskit.shuffle.keys import bucket_of, record_keys
-from corpuskit.shuffle.lines import sorted_order
+from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import RECORD_COST, current_rss
 from corpuskit.shuffle.spill import Spill
 
