@@ -36,6 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks.make_corpus import ensure_corpus, parse_size, size_label
 
 HERE = Path(__file__).resolve().parent

@@ -14,7 +14,7 @@ Where the words come from (nothing is downloaded; both ship with what corpuskit 
   Chinese punctuation (，。、：？！“”) at fixed rates.
 * English: the text of Python's reference documentation that ``help()`` shows,
   ``pydoc_data/topics.py`` of the running Python (PSF licence), split on whitespace into
-  ~7k distinct tokens that keep their punctuation (``function,`` ``(e.g.`` ``"spam"``) and
+  ~8k distinct tokens that keep their punctuation (``function,`` ``(e.g.`` ``"spam"``) and
   are drawn by their frequency in that text. The words depend on the Python version; the
   sidecar records a hash of both word pools.
 

@@ -8,6 +8,7 @@ composes; iterating a pipeline yields records; ``run()`` drains it into its writ
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 import time
@@ -155,13 +156,22 @@ class Pipeline:
 
     def _open(self, on_bytes: Callable[[int], None]) -> tuple[Iterator[pa.RecordBatch], list[Counters]]:
         read_counters = Counters("read")
-        stream = prefetch(self.source.batches(read_counters, on_bytes))
+        source = self.source
+        if self._passes_lines_through():
+            source = dataclasses.replace(source, terminated=True)
+        stream = prefetch(source.batches(read_counters, on_bytes))
         counters = [read_counters]
         for stage in self.stages:
             ctx = Context(Counters(stage.name))
             counters.append(ctx.counters)
             stream = stage.apply(stream, ctx)
         return stream, counters
+
+    def _passes_lines_through(self) -> bool:
+        """Text lines straight to a text writer need no split and no re-join."""
+        return (not self.stages and self.sink is not None
+                and all(s.format == "text" for s in self.source.specs)
+                and self.sink.output_format("text") == "text")
 
     def _announced_total(self) -> int | None:
         return self.stages[-1].total_records() if self.stages else None

@@ -150,8 +150,8 @@ def test_errors_are_one_line(src, tmp_path, case):
     if case == "corrupt input":
         corrupt_zst(tmp_path / "bad.txt.zst")
     before = sorted(os.listdir(tmp_path))
-    result = cli("shuffle", *args, "--mem" if "--mem" not in args else "--seed", "1G" if "--mem" not in args
-                 else "1", "-q")
+    memory = [] if "--mem" in args else ["--mem", "1G"]
+    result = cli("shuffle", *args, *memory, "--seed", "1", "-q")
     assert result.exit_code == 1, result.output
     line = one_line_error(result.stderr)
     expected = {"missing input": "no such file", "empty glob": "no file matches", "output exists": "exists",

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from corpuskit.errors import CorpusError
 from corpuskit.shuffle import shuffle
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
@@ -99,8 +100,9 @@ def test_shuffled_shards_can_be_shuffled_again(tmp_path, three_files):
     assert Counter(lines_of(tmp_path / "twice.txt")) == Counter(sum((lines_of(p) for p in three_files), []))
 
 
+@pytest.mark.parametrize("buckets", [None, 16])
 @pytest.mark.parametrize("compression", ["zst", "gz"])
-def test_compressed_inputs_shuffle_like_plain_ones(tmp_path, three_files, compression):
+def test_compressed_inputs_shuffle_like_plain_ones(tmp_path, three_files, compression, buckets):
     plain = three_files[0]
     packed = tmp_path / f"a.txt.{compression}"
     data = plain.read_bytes()
@@ -112,8 +114,11 @@ def test_compressed_inputs_shuffle_like_plain_ones(tmp_path, three_files, compre
     else:
         packed.write_bytes(gzip.compress(data))
     shuffle(plain, tmp_path / "plain.txt", mem=MEM, seed=SEED, buckets=16)
-    shuffle(packed, tmp_path / "packed.txt", mem=MEM, seed=SEED, buckets=16)
+    shuffle(packed, tmp_path / "packed.txt", mem=MEM, seed=SEED, buckets=buckets)
     assert (tmp_path / "plain.txt").read_bytes() == (tmp_path / "packed.txt").read_bytes()
+    shuffle([packed, three_files[1]], tmp_path / "mixed.txt", mem=MEM, seed=SEED, buckets=buckets)
+    shuffle(three_files[:2], tmp_path / "mixed-plain.txt", mem=MEM, seed=SEED, buckets=16)
+    assert (tmp_path / "mixed.txt").read_bytes() == (tmp_path / "mixed-plain.txt").read_bytes()
 
 
 def _unsized_frame(data: bytes) -> bytes:
@@ -209,7 +214,7 @@ def test_sharded_by_size(tmp_path, three_files):
 
 
 @pytest.mark.parametrize("name, options", [
-    ("out.txt.zst", {}), ("out.txt.gz", {}), ("out.txt", {"compress": "zst"}),
+    ("out.txt.zst", {}), ("out.txt.gz", {}), ("out.txt.zst", {"compress": "zst"}),
     ("out", {"compress": "gz", "shards": 3}), ("out", {"compress": "zst", "shards": 2}),
 ])
 def test_compressed_output(tmp_path, three_files, name, options):
@@ -219,11 +224,14 @@ def test_compressed_output(tmp_path, three_files, name, options):
     files = part_files(target) if target.is_dir() else [target]
     magic = b"\x28\xb5\x2f\xfd" if (options.get("compress") or name.rsplit(".", 1)[-1]) == "zst" else b"\x1f\x8b"
     assert all(f.read_bytes().startswith(magic) for f in files)
-    if options.get("compress") and not target.is_dir():  # out.txt with compress=zst: compressed, named as given
-        assert unzstd(target.read_bytes()) == (tmp_path / "plain.txt").read_bytes()
-        return
     joined = b"".join(b"".join(line + b"\n" for line in lines_of(f)) for f in files)
     assert joined == (tmp_path / "plain.txt").read_bytes()
+
+
+def test_compression_the_name_denies_is_refused(tmp_path, three_files):
+    with pytest.raises(CorpusError, match="name says no compression"):
+        shuffle(three_files, tmp_path / "out.txt", mem=MEM, seed=SEED, compress="zst")
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_text_to_jsonl_conversion_keeps_the_order(tmp_path, three_files):

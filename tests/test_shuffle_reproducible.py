@@ -15,6 +15,7 @@ import os
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,6 +24,7 @@ from corpuskit import read, write
 from corpuskit.shuffle import shuffle
 
 shuffle_module = importlib.import_module("corpuskit.shuffle")  # the attribute corpuskit.shuffle is the function
+order_module = importlib.import_module("corpuskit.shuffle.order")
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
 # --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.
@@ -108,6 +110,37 @@ def test_same_bytes_when_buckets_are_split_again(corpus, reference, tmp_path, mo
     assert any("splitting it into" in s for s in said), said
     assert (tmp_path / "out.txt").read_bytes() == reference
     assert sorted(os.listdir(tmp_path)) == ["out.txt", "out.txt.manifest.json"]
+
+
+@pytest.fixture(scope="module")
+def many_lines(tmp_path_factory) -> Path:
+    """Enough lines (300,000) for the in-memory path to sort its keys in parallel."""
+    path = tmp_path_factory.mktemp("many") / "in.txt"
+    path.write_bytes(b"".join(b"%d\n" % i for i in range(300_000)))
+    return path
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_parallel_in_memory_sort_gives_the_same_bytes(many_lines, tmp_path, workers):
+    assert 300_000 >= order_module.PARALLEL_FROM
+    shuffle(many_lines, tmp_path / "external.txt", mem=MEM, seed=SEED, buckets=16, workers=1)
+    result = shuffle(many_lines, tmp_path / "memory.txt", mem=MEM, seed=SEED, workers=workers)
+    assert result.plan.in_memory
+    assert (tmp_path / "memory.txt").read_bytes() == (tmp_path / "external.txt").read_bytes()
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+@pytest.mark.parametrize("keys", ["uniform", "ties", "one top", "skewed"])
+def test_parallel_sort_is_one_stable_sort(workers, keys):
+    rng = np.random.default_rng(1)
+    n = order_module.PARALLEL_FROM + 12_345
+    values = {
+        "uniform": lambda: rng.integers(0, 2**64, n, dtype=np.uint64),
+        "ties": lambda: rng.choice(np.array([0, 1, 2**48, 2**63, 2**64 - 1], dtype=np.uint64), n),
+        "one top": lambda: rng.integers(0, 2**40, n, dtype=np.uint64),
+        "skewed": lambda: (rng.integers(0, 2**16, n, dtype=np.uint64) ** np.uint64(4)),
+    }[keys]()
+    assert np.array_equal(order_module.sorted_order(values, workers), np.argsort(values, kind="stable"))
 
 
 @pytest.mark.parametrize("block_size", [4096, 65_536])

@@ -19,7 +19,7 @@ from scipy import stats
 from corpuskit import read, write
 from corpuskit.shuffle import shuffle
 from corpuskit.shuffle.keys import record_keys
-from corpuskit.shuffle.lines import sorted_order
+from corpuskit.shuffle.order import sorted_order
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
 # --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.

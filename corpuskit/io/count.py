@@ -6,7 +6,7 @@ import os
 from typing import Iterable
 
 from corpuskit.errors import OnError
-from corpuskit.io.lines import iter_blocks
+from corpuskit.io.lines import count_lines, iter_blocks
 from corpuskit.io.paths import detect, expand, size_of
 from corpuskit.io.reader import Source
 from corpuskit.io.streams import decompressing, open_raw
@@ -35,7 +35,7 @@ def _count_lines(spec) -> int:
     raw = open_raw(spec)
     stream = decompressing(raw, spec)
     try:
-        return sum(block.count(b"\n") + (block[-1] != 10) for block in iter_blocks(stream))
+        return sum(count_lines(block) for block in iter_blocks(stream))
     finally:
         if not spec.is_stdio:
             stream.close()

@@ -15,14 +15,14 @@ from corpuskit.errors import InputError
 from corpuskit.records import origin
 
 
-def parse_block(block: bytes | bytearray, path: str, first_line: int,
+def parse_block(block, path: str, first_line: int,
                 on_bad: Callable[[InputError], None]) -> pa.Table | None:
     """Records of a block of JSON lines; blank lines hold no record.
 
     Arrow parses the block in one call. When it refuses, each line is checked with
     ``json.loads`` to name the bad one; ``on_bad`` raises or lets it be skipped.
     """
-    if block and block[-1] != 10:
+    if len(block) and block[-1] != 10:
         block = bytes(block) + b"\n"
     try:
         return _arrow_parse(block)
@@ -58,7 +58,7 @@ def _problem(line: bytes) -> str | None:
     return None
 
 
-def _arrow_parse(block: bytes | bytearray) -> pa.Table:
+def _arrow_parse(block) -> pa.Table:
     options = pj.ReadOptions(block_size=max(len(block) + 1, 1 << 20), use_threads=True)
     table = pj.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=options)
     if _has_timestamp(table.schema):

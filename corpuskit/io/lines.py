@@ -15,48 +15,65 @@ import pyarrow.compute as pc
 from corpuskit.errors import InputError
 from corpuskit.io.streams import read_full
 
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 2 << 20
+NEWLINE_SCAN = 16 << 20
 NEWLINE = b"\n"
 
 
 def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | None = None,
-                path: str | None = None) -> Iterator[bytearray]:
-    """Blocks of whole lines, each ending with ``\\n`` except perhaps the last.
+                path: str | None = None, terminate: bool = False) -> Iterator[np.ndarray]:
+    """Blocks of whole lines (uint8 arrays), each ending with ``\\n`` except perhaps the last.
 
-    A line longer than the block grows the block until the line fits, so memory
-    is bounded by the block size or the longest line, whichever is larger; a line
-    longer than ``max_line`` is an error naming ``path`` and the line.
+    With ``terminate`` the last one gets its ``\\n`` too. A line longer than the block
+    grows the block until the line fits, so memory is bounded by the block size or the
+    longest line, whichever is larger; a line longer than ``max_line`` is an error
+    naming ``path`` and the line. Blocks are numpy arrays because numpy asks the kernel
+    for huge pages: a fresh block costs a few page faults instead of thousands.
     """
-    rest = b""
+    rest = np.empty(0, dtype=np.uint8)
     size = block_size
     lines_before = 1
     while True:
         if max_line is not None and len(rest) > max_line:
             raise InputError(f"a line longer than {max_line:,} bytes, the most this run can hold "
                              "(a quarter of --mem: give more)", path, lines_before)
-        buf = bytearray(len(rest) + size)
+        buf = np.empty(len(rest) + size + 1, dtype=np.uint8)
         buf[: len(rest)] = rest
-        got = read_full(stream, memoryview(buf)[len(rest):])
+        got = read_full(stream, memoryview(buf)[len(rest) : len(rest) + size])
         end = len(rest) + got
         if got == 0:
             if end:
-                del buf[end:]
-                yield buf
+                if terminate and buf[end - 1] != 10:
+                    buf[end] = 10
+                    end += 1
+                yield buf[:end]
             return
-        cut = buf.rfind(NEWLINE, len(rest), end)
+        cut = _last_newline(buf, len(rest), end)
         if cut < 0:
-            rest = memoryview(buf)[:end]
+            rest = buf[:end]
             size *= 2
             continue
-        rest = bytes(memoryview(buf)[cut + 1 : end])
-        del buf[cut + 1 :]
+        rest = buf[cut + 1 : end].copy()
         size = block_size
         if max_line is not None:
-            lines_before += buf.count(NEWLINE)
-        yield buf
+            lines_before += count_lines(buf[: cut + 1])
+        yield buf[: cut + 1]
 
 
-def split_block(block: bytes | bytearray | memoryview) -> pa.LargeBinaryArray:
+def _last_newline(buf: np.ndarray, start: int, end: int) -> int:
+    """Index of the last ``\\n`` in ``buf[start:end]``, or -1."""
+    window = 4096
+    while end > start:
+        lo = max(start, end - window)
+        hits = np.flatnonzero(buf[lo:end] == 10)
+        if len(hits):
+            return lo + int(hits[-1])
+        end = lo
+        window *= 4
+    return -1
+
+
+def split_block(block: np.ndarray | bytes | bytearray) -> pa.LargeBinaryArray:
     """The lines of a block as one Arrow array, newlines removed."""
     if len(block) == 0:
         return pa.array([], pa.large_binary())
@@ -76,3 +93,26 @@ def join_lines(values: pa.Array) -> pa.Buffer:
     joined = pc.binary_join(lists, pa.scalar(NEWLINE, pa.large_binary()))
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=2, offset=joined.offset * 8)
     return joined.buffers()[2].slice(int(offsets[0]), int(offsets[1] - offsets[0]))
+
+
+def count_lines(block) -> int:
+    """Lines in a block: its newlines, plus one for a last line without ``\\n``."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    if len(arr) == 0:
+        return 0
+    return int(np.count_nonzero(arr == 10)) + int(arr[-1] != 10)
+
+
+def line_offsets(data) -> np.ndarray:
+    """Start of every line and the end of the last, for bytes that end with ``\\n``."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    parts = [np.zeros(1, dtype=np.int64)]
+    for start in range(0, len(arr), NEWLINE_SCAN):
+        parts.append(np.flatnonzero(arr[start : start + NEWLINE_SCAN] == 10).astype(np.int64) + (start + 1))
+    return np.concatenate(parts)
+
+
+def lines_array(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
+    """The lines (each with its ``\\n``) as an Arrow array over ``data``, without copying."""
+    return pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1,
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 
 from corpuskit.errors import CorpusError, InputError, OnError, check_policy, handle
 from corpuskit.io import jsonl
-from corpuskit.io.lines import BLOCK_SIZE, iter_blocks, split_block
+from corpuskit.io.lines import BLOCK_SIZE, count_lines, iter_blocks, line_offsets, lines_array, split_block
 from corpuskit.io.paths import FileSpec, detect, expand, size_of
 from corpuskit.io.streams import decompressing, open_raw
-from corpuskit.records import TEXT, lines_batch, tag
+from corpuskit.records import TEXT, lines_batch, tag, terminated_batch
 from corpuskit.stats import Counters
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class Source:
     field: str | None = None
     on_error: OnError = "raise"
     block_size: int = BLOCK_SIZE
+    terminated: bool = False
+    """Text lines keep their ``\\n`` (zero copy), for a writer that stores them as they are."""
 
     @property
     def paths(self) -> list[str]:
@@ -85,10 +87,14 @@ class Source:
                            report: Callable[[int], None], counters: Counters) -> Iterator[pa.RecordBatch]:
         line = 1
         position = 0
-        for block in iter_blocks(stream, self.block_size):
+        for block in iter_blocks(stream, self.block_size, terminate=self.terminated and spec.format == "text"):
             if spec.format == "jsonl":
-                n_lines = block.count(b"\n") + (block[-1] != 10)
+                n_lines = count_lines(block)
                 batch = self._jsonl_batch(block, spec.path, line, counters)
+            elif self.terminated:
+                lines = lines_array(block, line_offsets(block))
+                n_lines = len(lines)
+                batch = tag(terminated_batch(lines, self.field or TEXT), source=spec.path, line=line)
             else:
                 lines = split_block(block)
                 n_lines = len(lines)

@@ -44,6 +44,16 @@ class Writer:
         return bool(self.shards or self.shard_size or self.path.endswith(("/", os.sep))
                     or os.path.isdir(self.path))
 
+    def output_format(self, input_format: str | None) -> str:
+        """The format written: as given, else the file name's, else the input's; text for stdout."""
+        if self.format:
+            return self.format
+        if self.path == STDIO:
+            return "text"
+        if not self.sharded and format_from_name(self.path):
+            return format_from_name(self.path)
+        return input_format or "text"
+
     def consume(self, batches: Iterable[pa.RecordBatch], inputs: list[str], input_format: str | None,
                 describe: Describe, total_records: Callable[[], int | None] | None = None) -> list[dict]:
         """Writes every batch; returns one entry per output file (path, records, bytes, xxh64).
@@ -59,7 +69,7 @@ class Writer:
         return self._file(batches, input_format, describe)
 
     def _stdout(self, batches: Iterable[pa.RecordBatch], input_format: str | None) -> dict:
-        encoder = Encoder(HashingFile(_Unclosable(sys.stdout.buffer), STDIO), self.format or "text",
+        encoder = Encoder(HashingFile(_Unclosable(sys.stdout.buffer), STDIO), self.output_format(input_format),
                           self.compress if self.compress not in ("", "none") else None,
                           self.level, self.threads, self.field)
         for batch in batches:
@@ -69,7 +79,7 @@ class Writer:
 
     def _file(self, batches: Iterable[pa.RecordBatch], input_format: str | None,
               describe: Describe) -> list[dict]:
-        spec = detect(self.path, self.format or format_from_name(self.path) or input_format, self.compress)
+        spec = detect(self.path, self.output_format(input_format), self.compress)
         with atomic_file(self.path, self.force) as tmp:
             encoder = self._encoder(tmp, self.path, spec.format, spec.compression)
             _drain(encoder, batches)
@@ -84,7 +94,7 @@ class Writer:
                 total_records: Callable[[], int | None] | None) -> list[dict]:
         if self.shards and self.shard_size:
             raise CorpusError("give shards or shard_size, not both")
-        format = self.format or input_format or "text"
+        format = self.output_format(input_format)
         compression = detect(f"x{extension(format, None)}", format, self.compress).compression
         ext = extension(format, compression)
         with atomic_dir(self.path.rstrip("/" + os.sep) or self.path, self.force) as tmp:

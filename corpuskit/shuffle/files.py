@@ -177,7 +177,7 @@ def read_all(specs: list[FileSpec], block_size: int, on_bytes: Callable[[int], N
         return data
     data = bytearray()
     for block, _, _ in terminated_blocks(specs, block_size, 1 << 62, on_bytes):
-        data += block
+        data += memoryview(block)
     return data
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from corpuskit.errors import InputError
-from corpuskit.io.lines import iter_blocks
+from corpuskit.io.lines import count_lines, iter_blocks, line_offsets, lines_array
 from corpuskit.io.paths import FileSpec
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.shuffle.keys import bucket_of, record_keys
@@ -21,24 +21,6 @@ from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST
 from corpuskit.shuffle.spill import Spill
 from corpuskit.threads import prefetch
-
-NEWLINE_SCAN = 16 << 20
-
-
-def line_offsets(data) -> np.ndarray:
-    """Start of every line and the end of the last, for bytes that end with ``\\n``."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    parts = [np.zeros(1, dtype=np.int64)]
-    for start in range(0, len(arr), NEWLINE_SCAN):
-        parts.append(np.flatnonzero(arr[start : start + NEWLINE_SCAN] == 10).astype(np.int64) + (start + 1))
-    return np.concatenate(parts)
-
-
-def lines_array(data, offsets: np.ndarray) -> pa.LargeBinaryArray:
-    """The lines (each with its ``\\n``) as an Arrow array over ``data``, without copying."""
-    return pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1,
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
 
 def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
                       on_bytes: Callable[[int], None]) -> Iterator[tuple[bytearray, str, int]]:
@@ -48,9 +30,7 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
         stream = decompressing(raw, spec)
         line, position = 1, 0
         try:
-            for block in iter_blocks(stream, block_size, max_line=max_record, path=spec.path):
-                if block[-1] != 10:
-                    block.append(10)
+            for block in iter_blocks(stream, block_size, max_line=max_record, path=spec.path, terminate=True):
                 if len(block) > max_record + 1:
                     _refuse_long_lines(block, max_record, spec.path, line)
                 if not spec.is_stdio:
@@ -58,13 +38,13 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
                     on_bytes(now - position)
                     position = now
                 yield block, spec.path, line
-                line += block.count(b"\n")
+                line += count_lines(block)
         finally:
             if not spec.is_stdio:
                 stream.close()
 
 
-def _refuse_long_lines(block: bytearray, max_record: int, path: str, first_line: int) -> None:
+def _refuse_long_lines(block: np.ndarray, max_record: int, path: str, first_line: int) -> None:
     """A line of more than ``max_record`` bytes is an error naming it.
 
     ``iter_blocks`` notices such a line only while it is still incomplete, so one

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import zstandard
 
 from corpuskit.errors import CorpusError
-from corpuskit.io.lines import iter_blocks
+from corpuskit.io.lines import count_lines, iter_blocks
 from corpuskit.io.paths import FileSpec, size_of
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.units import format_size
@@ -149,11 +149,11 @@ def _bytes_per_record(specs: list[FileSpec]) -> float:
         raw = open_raw(spec)
         stream = decompressing(raw, spec)
         try:
-            block = next(iter_blocks(stream, 1 << 20), b"")
+            block = next(iter_blocks(stream, 1 << 20), None)
         except (CorpusError, gzip.BadGzipFile, OSError):
-            block = b""
+            block = None
         finally:
             stream.close()
-        if block:
-            return max(len(block) / max(block.count(b"\n"), 1), 1.0)
+        if block is not None and len(block):
+            return max(len(block) / max(count_lines(block), 1), 1.0)
     return 100.0
