@@ -43,6 +43,8 @@ def common(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("corpuskit: interrupted; no output was left under its final name", err=True)
             sys.exit(130)
+        except click.ClickException:
+            raise
         except BrokenPipeError:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(0)

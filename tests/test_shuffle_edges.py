@@ -302,11 +302,6 @@ def too_long_input(path: Path, length: int, before: int = 50, after: int = 50) -
         f.write(b"short\n" * after)
 
 
-IN_MEMORY_UNCHECKED = pytest.mark.xfail(
-    strict=True, reason="the in-memory path (files.read_all, d2efb63) no longer checks line length: a line over "
-    "--mem/4 is shuffled when the plan fits in memory, refused when it does not (see the report)")
-
-
 @pytest.mark.parametrize("buckets", [None, 16])
 @pytest.mark.parametrize("block_size", [1000, 1 << 20])
 def test_line_of_a_quarter_of_mem_is_accepted(tmp_path, monkeypatch, buckets, block_size):
@@ -316,7 +311,7 @@ def test_line_of_a_quarter_of_mem_is_accepted(tmp_path, monkeypatch, buckets, bl
     check_permutation((tmp_path / "in.txt").read_bytes(), (tmp_path / "out.txt").read_bytes())
 
 
-@pytest.mark.parametrize("buckets", [pytest.param(None, marks=IN_MEMORY_UNCHECKED), 16, 64])
+@pytest.mark.parametrize("buckets", [None, 16, 64])
 @pytest.mark.parametrize("block_size", [1000, 1 << 20])
 @pytest.mark.parametrize("length", [4001, 6000, 7999, 50_000])
 def test_line_longer_than_a_quarter_of_mem(tmp_path, monkeypatch, buckets, block_size, length):

@@ -7,7 +7,7 @@ from typing import Iterable
 
 from corpuskit.errors import OnError
 from corpuskit.io.lines import count_lines, iter_blocks
-from corpuskit.io.paths import detect, expand, size_of
+from corpuskit.io.paths import FileSpec, detect, expand, size_of
 from corpuskit.io.reader import Source
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.stats import Counters
@@ -22,7 +22,7 @@ def count(paths: str | os.PathLike | Iterable[str | os.PathLike], format: str | 
         spec = detect(path, format, compression)
         counters = Counters("count")
         if spec.format == "text":
-            records = _count_lines(spec)
+            records = count_lines_in_file(spec)
         else:
             source = Source([spec], field=field, on_error=on_error)
             records = sum(b.num_rows for b in source.batches(counters))
@@ -31,7 +31,8 @@ def count(paths: str | os.PathLike | Iterable[str | os.PathLike], format: str | 
     return results
 
 
-def _count_lines(spec) -> int:
+def count_lines_in_file(spec: FileSpec) -> int:
+    """Lines of one text file (a last line without ``\\n`` counts)."""
     raw = open_raw(spec)
     stream = decompressing(raw, spec)
     try:

@@ -19,6 +19,8 @@ from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
 from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
+from corpuskit.errors import InputError
+from corpuskit.io.count import count_lines_in_file
 from corpuskit.io.streams import read_full
 from corpuskit.shuffle.lines import gather, line_offsets, lines_array, offsets_of, scatter, terminated_blocks
 from corpuskit.shuffle.order import sorted_order
@@ -73,6 +75,7 @@ class LineShuffle:
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
             data = read_all(self.specs, self.plan.block_size, pbar.update)
         offsets = line_offsets(data)
+        _refuse_longer_than(offsets, self._max_record(), self.specs)
         if fingerprint is not None:
             fingerprint.add_lines(data, offsets)
         self.records = len(offsets) - 1
@@ -127,7 +130,8 @@ class LineShuffle:
                 yield terminated_batch(values)
 
     def _max_record(self) -> int:
-        return self.plan.mem // 4
+        """A quarter of --mem, and below 4 GiB: temporary buckets store line sizes as uint32."""
+        return min(self.plan.mem // 4, (1 << 32) - 2)
 
     def _meta(self) -> dict:
         inputs = [[os.path.abspath(s.path), size_of(s.path), _mtime(s.path)] for s in self.specs]
@@ -154,6 +158,25 @@ class LineShuffle:
                 shutil.rmtree(area, ignore_errors=True)
             else:
                 self.log(f"kept the finished scatter in {area}; run again with --resume to continue")
+
+
+def _refuse_longer_than(offsets: np.ndarray, limit: int, specs: list[FileSpec]) -> None:
+    """The in-memory path holds the same line-length limit as the external one."""
+    sizes = np.diff(offsets) - 1
+    if len(sizes) and int(sizes.max()) > limit:
+        index = int(np.argmax(sizes > limit))
+        raise InputError(f"a line longer than {limit:,} bytes, the most this run can hold "
+                         "(a quarter of --mem: give more)", *_locate(specs, index))
+
+
+def _locate(specs: list[FileSpec], index: int) -> tuple[str, int]:
+    """File and line of the ``index``-th line of all inputs read one after the other."""
+    for spec in specs:
+        lines = count_lines_in_file(spec)
+        if index < lines:
+            return spec.path, index + 1
+        index -= lines
+    return specs[-1].path, index + 1
 
 
 def read_all(specs: list[FileSpec], block_size: int, on_bytes: Callable[[int], None]) -> bytearray:

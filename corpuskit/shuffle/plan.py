@@ -29,6 +29,7 @@ RECORD_COST = 48
 IN_FLIGHT = 3
 MIN_USABLE = 24 << 20
 TEMP_RATIO_COMPRESSED = 0.6
+DEFAULT_BITS_UNKNOWN_SIZE = 4
 
 
 @dataclass
@@ -96,10 +97,12 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     bucket_budget = usable // IN_FLIGHT
     if buckets is not None:
         bits = max(0, math.ceil(math.log2(max(buckets, 1))))
-    elif cost <= usable * 0.75:
+    elif cost <= usable * 0.75 and all(_size_is_exact(s) for s in specs):
         bits = 0
     else:
         bits = max(1, math.ceil(math.log2(cost / (bucket_budget * 0.7))))
+    if bits == 0 and buckets is None and not all(_size_is_exact(s) for s in specs):
+        bits = DEFAULT_BITS_UNKNOWN_SIZE
     if bits > 24:
         raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
                           "need more than 16M buckets; give more memory")
@@ -120,6 +123,11 @@ def check_space(plan: Plan, tmp_dir: str, output_dir: str) -> None:
             raise CorpusError(f"not enough disk space in {folder}: this shuffle needs about {format_size(n)} "
                               f"(temporary buckets and output), {format_size(free)} is free; use --tmp on "
                               "another disk, or compress temporary buckets")
+
+
+def _size_is_exact(spec: FileSpec) -> bool:
+    """Only a plain file's size is known before reading: streams and compressed files may be larger."""
+    return spec.compression is None and not spec.is_stdio
 
 
 def _content_size(spec: FileSpec) -> int:
