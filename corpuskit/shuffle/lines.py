@@ -155,6 +155,7 @@ def _next_result(window: list[tuple[int, Future | None]],
         yield from split(bucket)
     else:
         yield future.result()
+    pa.default_memory_pool().release_unused()
 
 
 def bucket_cost(spill: Spill, bucket: int) -> int:

@@ -28,6 +28,7 @@ BYTES_FACTOR = 2.2
 RECORD_COST = 48
 IN_FLIGHT = 3
 MIN_USABLE = 24 << 20
+HEADROOM = 0.8
 TEMP_RATIO_COMPRESSED = 0.6
 DEFAULT_BITS_UNKNOWN_SIZE = 4
 
@@ -84,11 +85,11 @@ def current_rss() -> int:
 
 def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | None = None) -> Plan:
     """A plan for shuffling ``specs`` in ``mem`` bytes; ``buckets`` forces the bucket count."""
-    usable = int(mem * 0.92) - current_rss()
+    usable = int(mem * HEADROOM) - current_rss()
     if usable < MIN_USABLE:
         raise CorpusError(f"--mem {format_size(mem)} leaves {format_size(max(usable, 0))} for data after "
                           f"{format_size(current_rss())} of interpreter and libraries; "
-                          f"give at least {format_size(current_rss() + MIN_USABLE + mem * 0.08)}")
+                          f"give at least {format_size((current_rss() + MIN_USABLE) / HEADROOM)}")
     input_bytes = sum(size_of(s.path) or 0 for s in specs)
     data_bytes = sum(_content_size(s) for s in specs)
     per_record = _bytes_per_record(specs)
@@ -106,7 +107,7 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     if bits > 24:
         raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
                           "need more than 16M buckets; give more memory")
-    block_size = int(min(max(usable // 12, 1 << 20), 32 << 20))
+    block_size = int(min(max(usable // 12, 1 << 20), 13 << 20))
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
     return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, bucket_budget, temp, compress)
 

@@ -106,24 +106,24 @@ class Spill:
                 body = memoryview(raw)[records * head :]
                 yield keys, sizes, (dctx.decompress(body, max_output_size=size) if self.compress else body)
 
-    def read(self, bucket: int) -> tuple[np.ndarray, np.ndarray | None, bytearray]:
+    def read(self, bucket: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """All keys, sizes and bytes of ``bucket``, read straight into three buffers."""
         rows = self._pieces(bucket)
         n, total = self.records(bucket), self.size(bucket)
         keys = np.empty(n, dtype=np.uint64)
         sizes = np.empty(n if self.sized else 0, dtype=np.uint32)
-        data = bytearray(total)
+        data = np.empty(total, dtype=np.uint8)
         if self.compress:
             k = d = 0
             for piece_keys, piece_sizes, body in self.iter_pieces(bucket):
                 keys[k : k + len(piece_keys)] = piece_keys
                 if self.sized:
                     sizes[k : k + len(piece_keys)] = piece_sizes
-                data[d : d + len(body)] = body
+                data[d : d + len(body)] = np.frombuffer(body, dtype=np.uint8)
                 k += len(piece_keys)
                 d += len(body)
             return keys, sizes if self.sized else None, data
-        key_view, size_view, data_view = memoryview(keys).cast("B"), memoryview(sizes).cast("B"), memoryview(data)
+        key_view, size_view, data_view = (memoryview(a).cast("B") for a in (keys, sizes, data))
         k = d = 0
         with open(self.path, "rb", buffering=0) as f:
             for offset, records, size in zip(*(self._column(c, rows).tolist() for c in ("offset", "records", "size"))):

@@ -23,7 +23,7 @@ from corpuskit.pipeline import Context, Stage
 from corpuskit.records import untagged
 from corpuskit.shuffle.keys import bucket_of, record_keys
 from corpuskit.shuffle.order import sorted_order
-from corpuskit.shuffle.plan import RECORD_COST, current_rss
+from corpuskit.shuffle.plan import HEADROOM, RECORD_COST, current_rss
 from corpuskit.shuffle.spill import Spill
 
 SPILL_BITS = 8
@@ -48,7 +48,7 @@ class ShuffleStage(Stage):
         return self.records
 
     def _budget(self) -> int:
-        return max(int(self.mem * 0.92) - current_rss(), 16 << 20)
+        return max(int(self.mem * HEADROOM) - current_rss(), 16 << 20)
 
     def _shuffle(self, batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:
         self.records = None
