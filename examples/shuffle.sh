@@ -25,4 +25,5 @@ corpuskit verify examples/data/fortunes-en.txt examples/data/fortunes-zh.txt -- 
 awk '{print NR}' examples/data/fortunes-en.txt > "$out/ids.txt"
 corpuskit shuffle examples/data/fortunes-en.txt "$out/en.txt" --seed 11 --force -q
 corpuskit shuffle "$out/ids.txt" "$out/ids-shuffled.txt" --seed 11 --force -q
-paste -d '\t' "$out/ids-shuffled.txt" "$out/en.txt" | head -3
+paste -d '\t' "$out/ids-shuffled.txt" "$out/en.txt" > "$out/aligned.tsv"
+head -3 "$out/aligned.tsv"

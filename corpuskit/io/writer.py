@@ -63,7 +63,7 @@ class Writer:
         """
         if self.path == STDIO:
             return [self._stdout(batches, input_format)]
-        self._refuse_inputs(inputs)
+        self.refuse_inputs(inputs)
         if self.sharded:
             return self._shards(batches, input_format, describe, total_records)
         return self._file(batches, input_format, describe)
@@ -127,7 +127,8 @@ class Writer:
             raise OutputError(f"{name}: cannot create ({exc.strerror})") from None
         return Encoder(HashingFile(raw, name), format, compression, self.level, self.threads, self.field)
 
-    def _refuse_inputs(self, inputs: list[str]) -> None:
+    def refuse_inputs(self, inputs: list[str]) -> None:
+        """An output that would overwrite (or sit above) one of the inputs is an error."""
         target = os.path.realpath(self.path)
         for path in inputs:
             if path == STDIO:

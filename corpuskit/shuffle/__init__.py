@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from corpuskit import seeds
@@ -45,7 +45,6 @@ class ShuffleResult:
     outputs: list[dict]
     verified: dict | None = None
     manifest: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         rate = self.bytes / self.seconds / 1e6 if self.seconds else 0.0
@@ -125,7 +124,7 @@ def _check_output(writer: Writer, inputs: list[str]) -> None:
     target = writer.path.rstrip("/" + os.sep) or writer.path
     refuse_existing(target, writer.force)
     check_folder(target)
-    writer._refuse_inputs(inputs)
+    writer.refuse_inputs(inputs)
 
 
 def _common_format(specs: list) -> str:

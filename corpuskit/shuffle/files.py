@@ -14,17 +14,18 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from corpuskit.errors import InputError
+from corpuskit.io.count import count_lines_in_file
 from corpuskit.io.paths import FileSpec, size_of
+from corpuskit.io.streams import read_full
 from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
 from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
-from corpuskit.errors import InputError
-from corpuskit.io.count import count_lines_in_file
-from corpuskit.io.streams import read_full
-from corpuskit.shuffle.lines import gather, line_offsets, lines_array, offsets_of, scatter, terminated_blocks
+from corpuskit.shuffle.lines import (bucket_cost, gather, line_offsets, lines_array, offsets_of, scatter,
+                                     terminated_blocks)
 from corpuskit.shuffle.order import sorted_order
-from corpuskit.shuffle.plan import BYTES_FACTOR, Plan
+from corpuskit.shuffle.plan import Plan
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
 from corpuskit.version import __version__
@@ -105,8 +106,7 @@ class LineShuffle:
 
     def _gather_all(self, spill: Spill, used: int) -> Iterator[pa.Array]:
         def split(bucket: int) -> Iterator[pa.Array]:
-            cost = BYTES_FACTOR * spill.size(bucket) + 48 * spill.records(bucket)
-            bits = max(1, int(np.ceil(np.log2(cost / (self.plan.bucket_budget * 0.7)))))
+            bits = max(1, int(np.ceil(np.log2(bucket_cost(spill, bucket) / (self.plan.bucket_budget * 0.7)))))
             self.log(f"bucket {bucket} holds {spill.size(bucket):,} bytes, more than planned; "
                      f"splitting it into {1 << bits}")
             sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)
@@ -122,11 +122,13 @@ class LineShuffle:
 
     def _counted(self, arrays: Iterator[pa.Array], fingerprint: "Fingerprint | None") -> Iterator[pa.RecordBatch]:
         total = self.plan.data_bytes if not self.plan.in_memory else None
-        with bar(self.progress, total, "write") as pbar:
+        with bar(self.progress, total, "gather") as pbar:
             for values in arrays:
                 if fingerprint is not None:
                     fingerprint.add_terminated(values)
-                pbar.update(values.buffers()[2].size if values.offset == 0 and len(values) else 0)
+                offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
+                                        offset=values.offset * 8)
+                pbar.update(int(offsets[-1] - offsets[0]))
                 yield terminated_batch(values)
 
     def _max_record(self) -> int:
