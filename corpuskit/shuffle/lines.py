@@ -81,7 +81,7 @@ def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: i
             pieces = _partition(block, offsets, keys, bits, used)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(_add_all, spill, pieces)
+            pending = pool.submit(spill.add_many, pieces)
         if pending is not None:
             pending.result()
     spill.close()
@@ -106,11 +106,6 @@ def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int,
         start, end = int(taken_offsets[lo]), int(taken_offsets[hi])
         pieces.append((bucket, sorted_keys[lo:hi], data.slice(start, end - start), sizes[lo:hi]))
     return pieces
-
-
-def _add_all(spill: Spill, pieces: list[tuple[int, np.ndarray, pa.Buffer, np.ndarray]]) -> None:
-    for bucket, keys, data, sizes in pieces:
-        spill.add(bucket, keys, data, sizes)
 
 
 def offsets_of(sizes: np.ndarray) -> np.ndarray:

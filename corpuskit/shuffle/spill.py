@@ -40,23 +40,33 @@ class Spill:
 
     def add(self, bucket: int, keys: np.ndarray, data, sizes: np.ndarray | None = None) -> None:
         """Appends a piece: ``keys`` (uint64) of its records, their ``sizes`` if sized, their bytes."""
-        payload = self._compressor().compress(data) if self.compress else data
-        stored = memoryview(payload).nbytes
+        self.add_many([(bucket, keys, data, sizes)])
+
+    def add_many(self, pieces: list[tuple[int, np.ndarray, object, np.ndarray | None]]) -> None:
+        """Appends pieces (bucket, keys, bytes, sizes) with as few system calls as possible."""
+        buffers, rows = [], []
+        for bucket, keys, data, sizes in pieces:
+            payload = self._compressor().compress(data) if self.compress else data
+            parts = [np.ascontiguousarray(keys, dtype=np.uint64)]
+            if self.sized:
+                parts.append(np.ascontiguousarray(sizes, dtype=np.uint32))
+            parts.append(payload)
+            buffers.extend(memoryview(part).cast("B") for part in parts)
+            rows.append((bucket, len(keys), memoryview(payload).nbytes, memoryview(data).nbytes))
         with self._lock:
             if self._file is None:
-                self._file = open(self.path, "ab")
+                self._file = open(self.path, "ab", buffering=0)
+                self._end = self._file.seek(0, os.SEEK_END)
             try:
-                offset = self._file.tell()
-                self._file.write(np.ascontiguousarray(keys, dtype=np.uint64))
-                if self.sized:
-                    self._file.write(np.ascontiguousarray(sizes, dtype=np.uint32))
-                self._file.write(payload)
+                _write_all(self._file.fileno(), buffers)
             except OSError as exc:
                 raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
                                   "free some space or point --tmp at a larger disk") from None
-            for name, value in zip(_FIELDS, (bucket, offset, len(keys), stored, memoryview(data).nbytes)):
-                self.index[name].append(value)
-            self.written += len(keys) * self._per_record() + stored
+            for bucket, records, stored, size in rows:
+                for name, value in zip(_FIELDS, (bucket, self._end, records, stored, size)):
+                    self.index[name].append(value)
+                self._end += records * self._per_record() + stored
+                self.written += records * self._per_record() + stored
             self._by_bucket = None
 
     def _per_record(self) -> int:
@@ -165,3 +175,16 @@ class Spill:
             spill.index[name] = array("q", state["index"][name])
         spill.written = os.path.getsize(spill_path)
         return spill
+
+
+def _write_all(fd: int, buffers: list[memoryview], batch: int = 1000) -> None:
+    """Writes every buffer in order, a thousand at a time (the kernel's iovec limit is 1024)."""
+    for start in range(0, len(buffers), batch):
+        pending = [b for b in buffers[start : start + batch] if len(b)]
+        while pending:
+            written = os.writev(fd, pending)
+            while pending and written >= len(pending[0]):
+                written -= len(pending[0])
+                pending.pop(0)
+            if pending and written:
+                pending[0] = pending[0][written:]

@@ -1,0 +1,510 @@
+"""Time ``corpuskit shuffle`` against GNU ``shuf``, ``sort -R``, ``terashuf`` (if on PATH) and ``cp``.
+
+    python -m benchmarks.bench_shuffle                                  # 2G, 1 round, per-GB at 1G/2G/4G
+    python -m benchmarks.bench_shuffle --repeat 2 --slow-rounds 1       # what results/shuffle.json holds
+    python -m benchmarks.bench_shuffle --size 200M --scale '' --repeat 1  # a quick look
+    python -m benchmarks.bench_shuffle --tools ck-ext,ck-ext-z --scale 1G,2G,3G
+
+The method is bench_cat's: each measurement is one fresh child under ``/usr/bin/time -v``
+(or ``os.wait4`` without it), so wall, user, sys and peak RSS are its own. Before each
+one the previous output and temp files are deleted, ``sync`` runs and the input is
+read once (page cache warm). Tools take turns in each round and the order rotates
+between rounds. The machine's other load (from /proc/stat) is recorded per run.
+
+After each run, outside the timed region, the output is checked to be a permutation
+of the input: same size, same line count and same order-independent sum of xxh64 of
+every line (``corpuskit.shuffle.verify.fingerprint``, what ``corpuskit verify`` does;
+the input's fingerprint is computed once). Then it is deleted. While a tool runs, a
+thread samples the size of the temp folder every 0.2 s (peak temp space).
+
+Time per GB: ``corpuskit shuffle --mem 256M`` on prefixes of the corpus (``--scale``);
+make_corpus makes a smaller corpus as a prefix of a larger one with the same seed.
+
+Results: a table on stdout and ``benchmarks/results/shuffle.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import bench_cat
+from benchmarks.bench_cat import _cpu_busy, _steal, corpuskit_bin, ratio, warm
+from benchmarks.make_corpus import ensure_corpus, parse_size, size_label
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / "work" / "shuffle"
+TMP = WORK / "tmp"
+RESULTS = HERE / "results" / "shuffle.json"
+GNU_TIME = "/usr/bin/time"
+bench_cat.WORK = WORK  # bench_cat.machine() reports the filesystem of its WORK folder
+
+# the claims of the issue, as numbers
+TERASHUF_MAX, TERASHUF_AIM = 0.5, 1 / 3   # corpuskit --mem 256M wall <= 0.5 x terashuf MEMORY=0.25 (aim 1/3)
+SHUF_MAX = 0.5                            # corpuskit, file fits in --mem: wall <= 0.5 x GNU shuf
+FLAT_PER_GB_MAX = 1.25                    # our reading of "flat": slowest s/GB <= 1.25 x fastest s/GB
+
+
+@dataclass
+class Tool:
+    key: str
+    name: str
+    argv: list[str]          # {src}, {dst}, {tmp} and {mem} are filled in
+    stdin_is_input: bool = False
+    stdout_is_output: bool = False
+    env: dict = field(default_factory=dict)
+    corpuskit_mem: str | None = None   # the --mem of a corpuskit run (peak RSS must stay under it)
+
+
+def tools(mem: str, fit_mem: str) -> list[Tool]:
+    ck = corpuskit_bin()
+    out = [
+        Tool("ck-ext", f"corpuskit --mem {mem}",
+             [ck, "shuffle", "{src}", "{dst}", "--mem", mem, "--seed", "1", "--tmp", "{tmp}", "-q"],
+             corpuskit_mem=mem),
+        Tool("ck-ext-z", f"corpuskit --mem {mem} --compress-temp",
+             [ck, "shuffle", "{src}", "{dst}", "--mem", mem, "--seed", "1", "--tmp", "{tmp}", "--compress-temp", "-q"],
+             corpuskit_mem=mem),
+    ]
+    # --tmp only so that a spill, if the plan makes one, is seen (peak temp) and cleaned here
+    for i, fm in enumerate(m.strip() for m in fit_mem.split(",") if m.strip()):
+        out.append(Tool("ck-mem" if i == 0 else f"ck-mem-{fm}", f"corpuskit --mem {fm}",
+                        [ck, "shuffle", "{src}", "{dst}", "--mem", fm, "--seed", "1", "--tmp", "{tmp}", "-q"],
+                        corpuskit_mem=fm))
+    out += [
+        Tool("shuf", "GNU shuf", ["shuf", "{src}", "-o", "{dst}"]),
+        Tool("sort-R", f"sort -R -S {mem}", ["sort", "-R", "-S", mem, "-T", "{tmp}", "{src}", "-o", "{dst}"]),
+    ]
+    if shutil.which("terashuf"):
+        out.append(Tool("terashuf", "terashuf MEMORY=0.25", ["terashuf"], stdin_is_input=True,
+                        stdout_is_output=True, env={"MEMORY": "0.25", "SEED": "1", "TMPDIR": "{tmp}"}))
+    out.append(Tool("cp", "cp", ["cp", "{src}", "{dst}"]))
+    # a second one-pass floor: bench_cat saw page-cache writes vary 2-4x between tries on this VM
+    out.append(Tool("cat", "cat a > b", ["cat", "{src}"], stdout_is_output=True))
+    return out
+
+
+# ---------------------------------------------------------------- one measurement
+
+_TIME_FIELDS = {
+    "User time (seconds)": ("user", float), "System time (seconds)": ("sys", float),
+    "Maximum resident set size (kbytes)": ("peak_rss_kb", int),
+    "Involuntary context switches": ("involuntary_switches", int),
+    "Voluntary context switches": ("voluntary_switches", int),
+    "Major (requiring I/O) page faults": ("major_faults", int),
+    "Minor (reclaiming a frame) page faults": ("minor_faults", int),
+    "File system inputs": ("fs_inputs", int), "File system outputs": ("fs_outputs", int),
+    "Exit status": ("exit", int),
+}
+
+
+def _parse_gnu_time(text: str) -> dict:
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().rpartition(": ")
+        if key in _TIME_FIELDS:
+            name, cast = _TIME_FIELDS[key]
+            values[name] = cast(value)
+    return values
+
+
+def _dir_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+class TempWatcher(threading.Thread):
+    """Samples the bytes under a folder until stopped; keeps the largest."""
+
+    def __init__(self, path: Path, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every, self.peak = path, every, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            self.peak = max(self.peak, _dir_bytes(self.path))
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return max(self.peak, _dir_bytes(self.path))
+
+
+def run_child(tool: Tool, src: Path, dst: Path, timer: str) -> dict:
+    fill = {"src": str(src), "dst": str(dst), "tmp": str(TMP)}
+    argv = [a.format(**fill) for a in tool.argv]
+    env = {**os.environ, **{k: v.format(**fill) for k, v in tool.env.items()}}
+    stdin = open(src, "rb") if tool.stdin_is_input else subprocess.DEVNULL
+    stdout = open(dst, "wb") if tool.stdout_is_output else subprocess.DEVNULL
+    with tempfile.TemporaryFile(dir=WORK) as err, tempfile.NamedTemporaryFile("r", suffix=".time", dir=WORK) as tf:
+        watcher = TempWatcher(TMP)
+        watcher.start()
+        busy0, steal0 = _cpu_busy(), _steal()
+        try:
+            started = time.perf_counter()
+            if timer == "gnu-time":
+                code = subprocess.call([GNU_TIME, "-v", "-o", tf.name, *argv], stdin=stdin, stdout=stdout,
+                                       stderr=err, env=env)
+                wall = time.perf_counter() - started
+            else:
+                proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=err, env=env)
+                _, status, usage = os.wait4(proc.pid, 0)
+                wall = time.perf_counter() - started
+                code = os.waitstatus_to_exitcode(status)
+        finally:
+            busy, steal = _cpu_busy() - busy0, _steal() - steal0
+            peak_temp = watcher.stop()
+            for f in (stdin, stdout):
+                if f is not subprocess.DEVNULL:
+                    f.close()
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+        if code != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{stderr[-2000:]}")
+        if timer == "gnu-time":
+            m = _parse_gnu_time(tf.read())
+        else:
+            m = {"user": usage.ru_utime, "sys": usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
+                 "involuntary_switches": usage.ru_nivcsw, "voluntary_switches": usage.ru_nvcsw,
+                 "major_faults": usage.ru_majflt, "minor_faults": usage.ru_minflt,
+                 "fs_inputs": usage.ru_inblock, "fs_outputs": usage.ru_oublock}
+    cpu = m["user"] + m["sys"]
+    return {"argv": argv, "wall": round(wall, 3), "cpu": round(cpu, 3), "user": round(m["user"], 3),
+            "sys": round(m["sys"], 3), "peak_rss_mb": round(m["peak_rss_kb"] / 1024, 1),
+            "cpu_util": round(cpu / wall, 2) if wall > 0 else None,
+            "other_load_cores": round(max(busy - cpu, 0.0) / wall, 2) if wall > 0 else None,
+            "steal_s": round(steal, 2), "peak_temp_mb": round(peak_temp / 2**20, 1),
+            **{k: m.get(k) for k in ("involuntary_switches", "voluntary_switches", "major_faults", "minor_faults",
+                                      "fs_inputs", "fs_outputs")}}
+
+
+_FINGERPRINTS: dict[str, dict] = {}
+
+
+def fingerprint(path: Path) -> dict:
+    from corpuskit.shuffle.verify import fingerprint as fp
+
+    return fp([str(path)], format="text").as_dict()
+
+
+def input_fingerprint(src: Path) -> dict:
+    if str(src) not in _FINGERPRINTS:
+        _FINGERPRINTS[str(src)] = fingerprint(src)
+    return _FINGERPRINTS[str(src)]
+
+
+def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool) -> dict:
+    dst = WORK / "out.txt"
+    _clean()
+    os.sync()
+    warm_s = warm(src)
+    result = run_child(tool, src, dst, timer)
+    result["temp_left_mb"] = round(_dir_bytes(TMP) / 2**20, 1)   # temp files the tool did not remove
+    size = dst.stat().st_size
+    result.update({"output_bytes": size, "warm_read_s": round(warm_s, 2)})
+    ok = size == corpus["bytes"]
+    if verify and ok:
+        started = time.perf_counter()
+        got, want = fingerprint(dst), input_fingerprint(src)
+        result.update({"output_fingerprint": got, "verify_s": round(time.perf_counter() - started, 1)})
+        ok = got == want
+    result["output_ok"] = ok
+    _clean()
+    if not ok:
+        raise RuntimeError(f"{tool.name} wrote an output that is not a permutation of its input: {result}")
+    return result
+
+
+def _clean() -> None:
+    for p in WORK.glob("out*"):
+        p.unlink()
+    for p in WORK.glob(".out*"):  # a temporary left by an interrupted corpuskit run
+        p.unlink()
+    shutil.rmtree(TMP, ignore_errors=True)
+    TMP.mkdir(parents=True, exist_ok=True)
+
+
+def plan_of(tool: Tool, src: Path) -> dict | None:
+    """corpuskit's plan for this run, computed by a fresh process that imported the CLI (not timed)."""
+    if tool.corpuskit_mem is None:
+        return None
+    code = ("import json, sys, corpuskit.cli\n"
+            "from corpuskit.io.paths import detect\n"
+            "from corpuskit.shuffle.plan import make_plan\n"
+            "from corpuskit.units import parse_size\n"
+            "p = make_plan([detect(sys.argv[1], None)], parse_size(sys.argv[2]), sys.argv[3] == '1')\n"
+            "print(json.dumps({**p.as_dict(), 'describe': p.describe()}))\n")
+    try:
+        out = subprocess.run([sys.executable, "-c", code, str(src), tool.corpuskit_mem,
+                              "1" if "--compress-temp" in tool.argv else "0"],
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out)
+    except (subprocess.CalledProcessError, ValueError) as e:
+        return {"error": str(e)}
+
+
+# ---------------------------------------------------------------- summary
+
+def summarize(runs: list[dict], input_bytes: int) -> dict:
+    walls = [r["wall"] for r in runs]
+    med = statistics.median(walls)
+    s = {"rounds": len(runs), "wall_median": round(med, 3), "wall_min": round(min(walls), 3),
+         "wall_max": round(max(walls), 3), "s_per_gib_median": round(med / (input_bytes / 2**30), 3),
+         "mb_per_s_median": round(input_bytes / 1e6 / med, 1),
+         "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+         "peak_temp_mb_max": max(r["peak_temp_mb"] for r in runs)}
+    for k in ("cpu", "user", "sys", "cpu_util", "other_load_cores", "minor_faults", "voluntary_switches",
+              "involuntary_switches", "fs_outputs"):
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        if vals:
+            s[f"{k}_median"] = round(statistics.median(vals), 3)
+    return s
+
+
+def parse_mem_mib(text: str) -> float:
+    return parse_size(text) / 2**20
+
+
+def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> list[dict]:
+    out = []
+    main = summary.get(big, {})
+    ext, ext_z = main.get("ck-ext"), main.get("ck-ext-z")
+    shuf, sortr, tera, cp = main.get("shuf"), main.get("sort-R"), main.get("terashuf"), main.get("cp")
+
+    def entry(claim, ratio_what, target, med, best, cpu, holds, verdict, **extra):
+        out.append({"claim": claim, "ratio": ratio_what, "target": target, "median_ratio": med, "best_ratio": best,
+                    "cpu_ratio": cpu, "holds": holds, "verdict": verdict, **extra})
+
+    if ext:
+        claim = f"corpuskit --mem {mem} at most 0.5x (aim 1/3) the wall time of terashuf MEMORY=0.25 on {big}"
+        if tera:
+            med = ratio(ext["wall_median"], tera["wall_median"])
+            best = ratio(ext["wall_min"], tera["wall_min"])
+            holds = med <= TERASHUF_MAX
+            verdict = ("holds, and meets the 1/3 aim" if med <= TERASHUF_AIM else "holds (not the 1/3 aim)") \
+                if holds else "fails"
+            entry(claim, "corpuskit / terashuf", "<= 0.5 (aim <= 0.33)", med, best,
+                  ratio(ext["cpu_median"], tera["cpu_median"]), holds, verdict)
+        else:
+            others = {}
+            for key, s in (("shuf", shuf), ("sort-R", sortr)):
+                if s:
+                    others[key] = {"median_ratio": ratio(ext["wall_median"], s["wall_median"]),
+                                   "best_ratio": ratio(ext["wall_min"], s["wall_min"]),
+                                   "cpu_ratio": ratio(ext["cpu_median"], s["cpu_median"])}
+            entry(claim, "corpuskit / terashuf", "<= 0.5 (aim <= 0.33)", None, None, None, None,
+                  "not measured: no terashuf on PATH (ratios to GNU shuf and sort -R given instead)",
+                  substitutes=others)
+    for key, fit_ in main.items():
+        if not key.startswith("ck-mem") or not shuf:
+            continue
+        plan = plans.get(f"{big}/{key}") or {}
+        one_pass = plan.get("bits") == 0
+        med, best = ratio(fit_["wall_median"], shuf["wall_median"]), ratio(fit_["wall_min"], shuf["wall_min"])
+        holds, holds_best = med <= SHUF_MAX, best <= SHUF_MAX
+        verdict = "holds" if holds else "fails"
+        if holds != holds_best:
+            verdict += " (best-of rounds would say otherwise: within noise)"
+        if not one_pass:
+            verdict = (f"not the claim's case: corpuskit's plan at --mem {fit_['corpuskit_mem']} does not fit this file "
+                       f"in memory ({plan.get('buckets')} buckets on disk); ratio {verdict}")
+        entry(f"{fit_['name']} (file fits in --mem) at most 0.5x the wall time of GNU shuf on {big}",
+              "corpuskit / shuf", f"<= {SHUF_MAX}", med, best, ratio(fit_["cpu_median"], shuf["cpu_median"]),
+              holds if one_pass else None, verdict, one_pass=one_pass)
+    for floor_key, floor in (("cp", cp), ("cat", main.get("cat"))):
+        if not floor:
+            continue
+        for key, s in main.items():
+            if key.startswith("ck-"):
+                entry(f"{key}: ratio to the two-pass floor (2 x {floor_key}) on {big}", f"{key} / (2 x {floor_key})",
+                      "report only", ratio(s["wall_median"], 2 * floor["wall_median"]),
+                      ratio(s["wall_min"], 2 * floor["wall_min"]), ratio(s["cpu_median"], 2 * floor["cpu_median"]),
+                      None, "reported")
+    if ext and ext_z:
+        med = ratio(ext_z["wall_median"], ext["wall_median"])
+        entry(f"--compress-temp off by default (decided by measurement) on {big}",
+              "compressed / uncompressed temp", "default off is right when > 1", med,
+              ratio(ext_z["wall_min"], ext["wall_min"]), ratio(ext_z["cpu_median"], ext["cpu_median"]),
+              med > 1, "off by default is supported" if med > 1 else "compressing would be faster: default should be on",
+              temp_mb={"uncompressed": ext["peak_temp_mb_max"], "compressed": ext_z["peak_temp_mb_max"]})
+    per_gb = {size: summary[size]["ck-ext"]["s_per_gib_median"] for size in scale
+              if "ck-ext" in summary.get(size, {})}
+    if len(per_gb) >= 2:
+        r = ratio(max(per_gb.values()), min(per_gb.values()))
+        entry(f"corpuskit --mem {mem}: time per GB flat over {', '.join(per_gb)}",
+              "slowest s/GiB / fastest s/GiB", f"<= {FLAT_PER_GB_MAX} (our reading of 'flat')", r, None, None,
+              r <= FLAT_PER_GB_MAX, "holds" if r <= FLAT_PER_GB_MAX else "fails", s_per_gib=per_gb)
+    worst = []
+    for size, tools_ in summary.items():
+        for key, s in tools_.items():
+            if s.get("corpuskit_mem"):
+                limit = parse_mem_mib(s["corpuskit_mem"])
+                worst.append({"input": size, "tool": key, "peak_rss_mib": s["peak_rss_mb_max"],
+                              "mem_mib": limit, "under": s["peak_rss_mb_max"] < limit})
+    if worst:
+        holds = all(w["under"] for w in worst)
+        entry("corpuskit peak RSS under --mem (every run)", "peak RSS / --mem", "< 1",
+              max(ratio(w["peak_rss_mib"], w["mem_mib"]) for w in worst), None, None, holds,
+              "holds" if holds else "fails", runs=worst)
+    return out
+
+
+def print_table(summary: dict) -> None:
+    header = (f"{'input':<6} {'tool':<36} {'wall med':>9} {'wall min':>9} {'user':>7} {'sys':>7} {'peak RSS':>9} "
+              f"{'temp':>8} {'s/GiB':>7} {'other':>6}")
+    print(header)
+    print("-" * len(header))
+    for size, tools_ in summary.items():
+        for key, s in tools_.items():
+            print(f"{size:<6} {s['name']:<36} {s['wall_median']:>8.2f}s {s['wall_min']:>8.2f}s "
+                  f"{s['user_median']:>6.2f}s {s['sys_median']:>6.2f}s {s['peak_rss_mb_max']:>7.0f}MB "
+                  f"{s['peak_temp_mb_max']:>6.0f}MB {s['s_per_gib_median']:>7.2f} "
+                  f"{s['other_load_cores_median']:>5.2f}c")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_shuffle", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="2G", help="the input every tool shuffles (default 2G)")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds on --size (default 1)")
+    parser.add_argument("--scale", default="1G,2G,4G",
+                        help="sizes for corpuskit's time per GB, comma-separated ('' to skip; default 1G,2G,4G)")
+    parser.add_argument("--scale-repeat", type=int, default=1, help="rounds per --scale size (default 1)")
+    parser.add_argument("--tools", default="", help="comma-separated tool keys to run on --size (default all): "
+                                                    "ck-ext, ck-ext-z, ck-mem, ck-mem-<M> (second and later "
+                                                    "--fit-mem), shuf, sort-R, terashuf, cp, cat")
+    parser.add_argument("--mem", default="256M", help="--mem of the external corpuskit runs, and sort's -S")
+    parser.add_argument("--fit-mem", default="8G,12G",
+                        help="--mem of the corpuskit runs meant to fit in memory, comma-separated (default 8G,12G: "
+                             "at 8G corpuskit's plan still spills a 2 GiB file to 4 buckets)")
+    parser.add_argument("--slow-rounds", type=int, default=1,
+                        help="rounds for sort -R, the slowest tool by far (default 1; rounds after that skip it)")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed")
+    parser.add_argument("--no-verify", action="store_true", help="check output sizes only, not fingerprints")
+    parser.add_argument("--timer", choices=["auto", "gnu-time", "wait4"], default="auto")
+    parser.add_argument("--out", default=str(RESULTS), help="results JSON (default benchmarks/results/shuffle.json)")
+    args = parser.parse_args(argv)
+    timer = args.timer if args.timer != "auto" else ("gnu-time" if os.access(GNU_TIME, os.X_OK) else "wait4")
+    big = size_label(parse_size(args.size))
+    scale = [size_label(parse_size(s)) for s in args.scale.split(",") if s.strip()]
+    WORK.mkdir(parents=True, exist_ok=True)
+    TMP.mkdir(parents=True, exist_ok=True)
+
+    all_tools = tools(args.mem, args.fit_mem)
+    by_key = {t.key: t for t in all_tools}
+    wanted = [k.strip() for k in args.tools.split(",") if k.strip()]
+    chosen = [by_key[k] for k in wanted if k in by_key] if wanted else all_tools
+    have_terashuf = shutil.which("terashuf") is not None
+    if not have_terashuf:
+        print("note: no terashuf on PATH: it is not measured; GNU shuf and sort -R are reported instead",
+              file=sys.stderr)
+
+    corpora: dict[str, dict] = {}
+    for size in dict.fromkeys([big] + scale):
+        path = ensure_corpus(size, "text", args.seed)
+        with open(f"{path}.meta.json") as f:
+            info = json.load(f)
+        corpora[size] = {"path": str(path.relative_to(REPO)), "bytes": info["bytes"], "records": info["records"],
+                         "line_bytes": info.get("line_bytes")}
+
+    # (size, tool, rounds) in the order they run: the main comparison, then the scale runs not already done
+    jobs: list[tuple[str, list[Tool], int]] = [(big, chosen, args.repeat)]
+    ext = by_key["ck-ext"]
+    for size in scale:
+        if size != big or ext not in chosen:
+            jobs.append((size, [ext], args.scale_repeat))
+
+    started = time.time()
+    load_before = os.getloadavg()
+    machine_before = bench_cat.machine()
+    plans = {}
+    runs: list[dict] = []
+    for size, tools_, rounds in jobs:
+        corpus = corpora[size]
+        src = REPO / corpus["path"]
+        for tool in tools_:
+            if tool.corpuskit_mem:
+                plans[f"{size}/{tool.key}"] = plan_of(tool, src)
+        for r in range(rounds):
+            order = tools_[r % len(tools_):] + tools_[: r % len(tools_)]
+            for tool in order:
+                if tool.key == "sort-R" and r >= args.slow_rounds:
+                    continue
+                result = measure(tool, src, corpus, timer, not args.no_verify)
+                result.update({"input": size, "tool": tool.key, "name": tool.name, "round": r + 1})
+                runs.append(result)
+                print(f"{size:<5} round {r + 1}  {tool.name:<36} wall {result['wall']:7.2f}s  "
+                      f"user {result['user']:6.2f}s sys {result['sys']:6.2f}s  peak {result['peak_rss_mb']:7.1f} MB  "
+                      f"temp {result['peak_temp_mb']:6.0f} MB  other load {result['other_load_cores']:.2f} cores",
+                      flush=True)
+
+    summary: dict[str, dict] = {}
+    for size, corpus in corpora.items():
+        for tool in all_tools:
+            mine = [r for r in runs if r["input"] == size and r["tool"] == tool.key]
+            if mine:
+                s = summarize(mine, corpus["bytes"])
+                s.update({"name": tool.name, "corpuskit_mem": tool.corpuskit_mem})
+                summary.setdefault(size, {})[tool.key] = s
+        base = summary.get(size, {}).get("ck-ext")
+        for s in summary.get(size, {}).values():
+            if base:
+                s["wall_ratio_to_ck_ext"] = ratio(s["wall_median"], base["wall_median"])
+    verdicts = claims(summary, big, scale, args.mem, plans)
+
+    print()
+    print_table(summary)
+    print()
+    for c in verdicts:
+        print(f"- {c['claim']}: {c['ratio']} = {c['median_ratio']} (best-of {c['best_ratio']}, "
+              f"target {c['target']}): {c['verdict'].upper()}")
+
+    result = {
+        "benchmark": "shuffle", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "seconds": round(time.time() - started, 1), "timer": timer,
+        "command": " ".join(["python -m benchmarks.bench_shuffle", *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine_before, "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "locale": {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE")},
+        "versions": {"shuf": _version(["shuf", "--version"]), "sort": _version(["sort", "--version"])},
+        "terashuf": shutil.which("terashuf") or "not on PATH: not measured",
+        "corpora": corpora, "input_fingerprints": _FINGERPRINTS, "plans": plans,
+        "tools": {t.key: {"name": t.name, "argv": t.argv, "env": t.env} for t in all_tools},
+        "summary": summary, "claims": verdicts, "runs": runs,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print(f"\nwrote {out}")
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
+if __name__ == "__main__":
+    main()
