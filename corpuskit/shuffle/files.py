@@ -74,7 +74,7 @@ class LineShuffle:
 
     def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
-            data = read_all(self.specs, self.plan.block_size, pbar.update)
+            data = read_all(self.specs, pbar.update)
         offsets = line_offsets(data)
         _refuse_longer_than(offsets, self._max_record(), self.specs)
         if fingerprint is not None:
@@ -181,29 +181,20 @@ def _locate(specs: list[FileSpec], index: int) -> tuple[str, int]:
     return specs[-1].path, index + 1
 
 
-def read_all(specs: list[FileSpec], block_size: int, on_bytes: Callable[[int], None]) -> bytearray:
-    """Every line of every file in one buffer, each line ending with ``\\n``.
-
-    Uncompressed files are read straight into place; streams are appended block by block.
-    """
-    sizes = [size_of(s.path) if s.compression is None and not s.is_stdio else None for s in specs]
-    if all(n is not None for n in sizes):
-        data = bytearray(sum(sizes) + len(specs))
-        end = 0
-        for spec, size in zip(specs, sizes):
-            with open(spec.path, "rb", buffering=0) as f:
-                got = read_full(f, memoryview(data)[end : end + size])
-            on_bytes(got)
-            end += got
-            if got and data[end - 1] != 10:
-                data[end] = 10
-                end += 1
-        del data[end:]
-        return data
-    data = bytearray()
-    for block, _, _ in terminated_blocks(specs, block_size, 1 << 62, on_bytes):
-        data += memoryview(block)
-    return data
+def read_all(specs: list[FileSpec], on_bytes: Callable[[int], None]) -> np.ndarray:
+    """Every line of every (uncompressed) file in one buffer, each line ending with ``\\n``."""
+    sizes = [size_of(s.path) or 0 for s in specs]
+    data = np.empty(sum(sizes) + len(specs), dtype=np.uint8)
+    end = 0
+    for spec, size in zip(specs, sizes):
+        with open(spec.path, "rb", buffering=0) as f:
+            got = read_full(f, memoryview(data)[end : end + size])
+        on_bytes(got)
+        end += got
+        if got and data[end - 1] != 10:
+            data[end] = 10
+            end += 1
+    return data[:end]
 
 
 def ordered_map(fn: Callable, items: Iterator, workers: int) -> Iterator:
