@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pyarrow as pa

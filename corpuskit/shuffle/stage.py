@@ -71,12 +71,11 @@ class ShuffleStage(Stage):
         try:
             spill = Spill(f"{area}/spill.bin", 1 << self.bits, self.compress_temp, sized=False)
             count = 0
-            for batch in _chain(held, rest):
+            for batch in _drain(held, rest):
                 batch = untagged(batch)
                 keys = record_keys(self.seed, count, batch.num_rows)
                 count += batch.num_rows
                 _scatter_batch(spill, batch, keys, self.bits, 0)
-            held.clear()
             spill.close()
             self.records = count
             yield from self._gather(spill, self.bits, budget)
@@ -135,6 +134,9 @@ def _same_schema(batches: list[pa.RecordBatch]) -> bool:
     return all(b.schema.equals(batches[0].schema) for b in batches[1:])
 
 
-def _chain(held: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    yield from held
+def _drain(held: list[pa.RecordBatch], rest: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches held so far (letting each go once handed over), then the rest."""
+    held.reverse()
+    while held:
+        yield held.pop()
     yield from rest
