@@ -134,6 +134,9 @@ class Pipeline:
         ``command`` is recorded in the run manifest (the CLI passes its argv).
         """
         started = time.perf_counter()
+        if not self.stages and self.sink is not None and \
+                self.sink.copies_lines({s.format for s in self.source.specs}):
+            return self._copy(progress, command, started)
         with bar(progress, self.source.total_bytes(), "read") as pbar:
             stream, counters = self._open(pbar.update)
             stream = _with_postfix(stream, pbar)
@@ -153,6 +156,17 @@ class Pipeline:
                         else self.sink.path + ".manifest.json")
         return RunStats(records, sum(o["bytes"] for o in outputs), time.perf_counter() - started,
                         counters, outputs, manifest)
+
+    def _copy(self, progress: bool | None, command: str | None, started: float) -> RunStats:
+        """Text files to one text file: bytes copied as they are, lines counted on the way."""
+        counters = [Counters("read")]
+        with bar(progress, self.source.total_bytes(), "read") as pbar:
+            chunks = self.source.text_chunks(counters[0], pbar.update)
+            outputs = self.sink.copy_lines(chunks, self.source.paths,
+                                           lambda outs: self._manifest(outs, counters, command, started))
+        return RunStats(outputs[0]["records"], outputs[0]["bytes"], time.perf_counter() - started, counters,
+                        outputs, None if self.sink.path == "-" or not self.sink.manifest
+                        else self.sink.path + ".manifest.json")
 
     def _open(self, on_bytes: Callable[[int], None]) -> tuple[Iterator[pa.RecordBatch], list[Counters]]:
         read_counters = Counters("read")

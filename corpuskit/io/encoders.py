@@ -101,6 +101,12 @@ class Encoder:
             self._write_parquet(untagged(batch))
         self.records += batch.num_rows
 
+    def write_raw(self, data, records: int) -> None:
+        """Bytes of whole records in the file's own format, written now (the caller may reuse ``data``)."""
+        self._sink.write(data)
+        self.payload += memoryview(data).nbytes
+        self.records += records
+
     def _write_terminated(self, batch: pa.RecordBatch) -> None:
         values = batch.column(0)
         offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,

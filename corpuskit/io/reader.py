@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -14,7 +15,7 @@ from corpuskit.errors import CorpusError, InputError, OnError, check_policy, han
 from corpuskit.io import jsonl
 from corpuskit.io.lines import BLOCK_SIZE, count_lines, iter_blocks, line_offsets, lines_array, split_block
 from corpuskit.io.paths import FileSpec, detect, expand, size_of
-from corpuskit.io.streams import decompressing, open_raw
+from corpuskit.io.streams import decompressing, open_raw, read_full
 from corpuskit.records import TEXT, lines_batch, tag, terminated_batch
 from corpuskit.stats import Counters
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from corpuskit.pipeline import Pipeline
 
 PARQUET_BATCH_ROWS = 65536
+COPY_CHUNK = 1 << 20
 
 
 @dataclass
@@ -72,6 +74,37 @@ class Source:
                 counters.records_in = counters.records_out + sum(counters.dropped.values())
                 yield batch
         counters.records_in = counters.records_out + sum(counters.dropped.values())
+
+    def text_chunks(self, counters: Counters, on_bytes: Callable[[int], None],
+                    size: int = COPY_CHUNK) -> Iterator[tuple[memoryview, int]]:
+        """(bytes, lines) of every text input as stored, each file ending with ``\\n``.
+
+        For a byte-for-byte copy: one buffer is reused, so each chunk must be written
+        before the next is asked for.
+        """
+        buffer = np.empty(size, dtype=np.uint8)
+        view = memoryview(buffer)
+        for spec in self.specs:
+            raw = open_raw(spec)
+            stream = decompressing(raw, spec)
+            last, position = 10, 0
+            try:
+                while got := read_full(stream, view):
+                    lines = int(np.count_nonzero(buffer[:got] == 10))
+                    last = int(buffer[got - 1])
+                    counters.records_out += lines
+                    if not spec.is_stdio:
+                        now = raw.tell()
+                        on_bytes(now - position)
+                        position = now
+                    yield view[:got], lines
+                if last != 10:
+                    counters.records_out += 1
+                    yield memoryview(b"\n"), 1
+            finally:
+                if not spec.is_stdio:
+                    stream.close()
+            counters.records_in = counters.records_out
 
     def _line_batches(self, spec: FileSpec, report: Callable[[int], None],
                       counters: Counters) -> Iterator[pa.RecordBatch]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -61,28 +62,43 @@ class Writer:
         ``total_records``, asked once the first batch has arrived, may tell how many
         records will come, so ``shards=N`` can cut them without spooling to disk.
         """
+        feed = functools.partial(_write_batches, batches=batches)
         if self.path == STDIO:
-            return [self._stdout(batches, input_format)]
+            return [self._stdout(feed, input_format)]
         self.refuse_inputs(inputs)
         if self.sharded:
             return self._shards(batches, input_format, describe, total_records)
-        return self._file(batches, input_format, describe)
+        return self._file(feed, input_format, describe)
 
-    def _stdout(self, batches: Iterable[pa.RecordBatch], input_format: str | None) -> dict:
+    def copy_lines(self, chunks: Iterable[tuple[memoryview, int]], inputs: list[str],
+                   describe: Describe) -> list[dict]:
+        """Writes (bytes of whole text lines, line count) chunks as they are, to one text file or stdout.
+
+        The fast path of a text-to-text copy: no batches, no threads, one reused buffer.
+        """
+        feed = functools.partial(_write_chunks, chunks=chunks)
+        if self.path == STDIO:
+            return [self._stdout(feed, "text")]
+        self.refuse_inputs(inputs)
+        return self._file(feed, "text", describe)
+
+    def copies_lines(self, input_formats: set[str]) -> bool:
+        """Whether text inputs can be copied byte for byte (one text file or stdout, no shards)."""
+        return input_formats == {"text"} and not self.sharded and self.output_format("text") == "text"
+
+    def _stdout(self, feed: Callable[[Encoder], None], input_format: str | None) -> dict:
         encoder = Encoder(HashingFile(_Unclosable(sys.stdout.buffer), STDIO), self.output_format(input_format),
                           self.compress if self.compress not in ("", "none") else None,
                           self.level, self.threads, self.field)
-        for batch in batches:
-            encoder.write(batch)
-        encoder.close()
+        _drain(encoder, feed)
         return _entry(STDIO, encoder)
 
-    def _file(self, batches: Iterable[pa.RecordBatch], input_format: str | None,
+    def _file(self, feed: Callable[[Encoder], None], input_format: str | None,
               describe: Describe) -> list[dict]:
         spec = detect(self.path, self.output_format(input_format), self.compress)
         with atomic_file(self.path, self.force) as tmp:
             encoder = self._encoder(tmp, self.path, spec.format, spec.compression)
-            _drain(encoder, batches)
+            _drain(encoder, feed)
             outputs = [_entry(self.path, encoder)]
             if self.manifest:
                 manifest_path = self.path + ".manifest.json"
@@ -112,7 +128,7 @@ class Writer:
             for index, shard in enumerate(pieces):
                 name = f"part-{index:05d}{ext}"
                 encoder = self._encoder(os.path.join(tmp, name), name, format, compression)
-                _drain(encoder, shard)
+                _drain(encoder, functools.partial(_write_batches, batches=shard))
                 outputs.append(_entry(name, encoder))
             if os.path.exists(spool):
                 os.remove(spool)
@@ -174,14 +190,24 @@ def _check_name_agrees(path: str, format: str | None, compress: str | None, shar
                           "or drop the option")
 
 
-def _drain(encoder: Encoder, batches: Iterable[pa.RecordBatch]) -> None:
+def _drain(encoder: Encoder, feed: Callable[[Encoder], None]) -> None:
+    """Runs ``feed`` into the encoder and finishes the file, or aborts it on any failure."""
     try:
-        for batch in batches:
-            encoder.write(batch)
+        feed(encoder)
         encoder.close()
     except BaseException:
         encoder.abort()
         raise
+
+
+def _write_batches(encoder: Encoder, batches: Iterable[pa.RecordBatch]) -> None:
+    for batch in batches:
+        encoder.write(batch)
+
+
+def _write_chunks(encoder: Encoder, chunks: Iterable[tuple[memoryview, int]]) -> None:
+    for data, lines in chunks:
+        encoder.write_raw(data, lines)
 
 
 def _entry(path: str, encoder: Encoder) -> dict:
