@@ -148,14 +148,9 @@ class Pipeline:
                     stream, self.source.paths, formats.pop() if len(formats) == 1 else None,
                     lambda outs: self._manifest(outs, counters, command, started),
                     self._announced_total)
-        records = sum(o["records"] for o in outputs)
-        manifest = None
-        if self.sink is not None and self.sink.manifest and self.sink.path != "-":
-            from corpuskit.io.writer import MANIFEST
-            manifest = (f"{self.sink.path.rstrip('/')}/{MANIFEST}" if self.sink.sharded
-                        else self.sink.path + ".manifest.json")
-        return RunStats(records, sum(o["bytes"] for o in outputs), time.perf_counter() - started,
-                        counters, outputs, manifest)
+        return RunStats(sum(o["records"] for o in outputs), sum(o["bytes"] for o in outputs),
+                        time.perf_counter() - started, counters, outputs,
+                        self.sink.manifest_path if self.sink is not None else None)
 
     def _copy(self, progress: bool | None, command: str | None, started: float) -> RunStats:
         """Text files to one text file: bytes copied as they are, lines counted on the way."""
@@ -165,8 +160,7 @@ class Pipeline:
             outputs = self.sink.copy_lines(chunks, self.source.paths,
                                            lambda outs: self._manifest(outs, counters, command, started))
         return RunStats(outputs[0]["records"], outputs[0]["bytes"], time.perf_counter() - started, counters,
-                        outputs, None if self.sink.path == "-" or not self.sink.manifest
-                        else self.sink.path + ".manifest.json")
+                        outputs, self.sink.manifest_path)
 
     def _open(self, on_bytes: Callable[[int], None]) -> tuple[Iterator[pa.RecordBatch], list[Counters]]:
         read_counters = Counters("read")

@@ -45,6 +45,15 @@ class Writer:
         return bool(self.shards or self.shard_size or self.path.endswith(("/", os.sep))
                     or os.path.isdir(self.path))
 
+    @property
+    def manifest_path(self) -> str | None:
+        """Where the run manifest goes: inside a shard folder, beside a file, nowhere for stdout."""
+        if self.path == STDIO or not self.manifest:
+            return None
+        if self.sharded:
+            return os.path.join(self.path.rstrip("/" + os.sep), MANIFEST)
+        return self.path + ".manifest.json"
+
     def output_format(self, input_format: str | None) -> str:
         """The format written: as given, else the file name's, else the input's; text for stdout."""
         if self.format:
@@ -101,8 +110,7 @@ class Writer:
             _drain(encoder, feed)
             outputs = [_entry(self.path, encoder)]
             if self.manifest:
-                manifest_path = self.path + ".manifest.json"
-                with atomic_file(manifest_path, force=True) as mtmp:
+                with atomic_file(self.manifest_path, force=True) as mtmp:
                     _dump(describe(outputs), mtmp)
         return outputs
 

@@ -103,7 +103,7 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
         outputs = run.run(writer, describe)
         return ShuffleResult(seed, run.records, sum(o["bytes"] for o in outputs),
                              time.perf_counter() - started, plan, outputs,
-                             run.verification(), _manifest_path(writer))
+                             run.verification(), writer.manifest_path)
     say("plan: formats differ or include Parquet: shuffling Arrow records "
         f"({'in memory' if buckets is None else f'{buckets} buckets'} until --mem is reached, then on disk)")
     stage = ShuffleStage(memory, seed, tmp, buckets, compress_temp)
@@ -136,13 +136,6 @@ def _output_folder(writer: Writer) -> str:
     if writer.path == "-":
         return os.getcwd()
     return os.path.dirname(os.path.abspath(writer.path.rstrip("/" + os.sep))) or "."
-
-
-def _manifest_path(writer: Writer) -> str | None:
-    if writer.path == "-" or not writer.manifest:
-        return None
-    return (os.path.join(writer.path.rstrip("/" + os.sep), "manifest.json") if writer.sharded
-            else writer.path + ".manifest.json")
 
 
 def _describer(specs: list, run: LineShuffle, writer: Writer, command: str | None,
