@@ -16,28 +16,30 @@ from corpuskit.errors import InputError
 from corpuskit.io.streams import read_full
 
 BLOCK_SIZE = 2 << 20
-NEWLINE_SCAN = 16 << 20
+NEWLINE_SCAN = 256 << 10
 NEWLINE = b"\n"
 
 
 def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | None = None,
-                path: str | None = None, terminate: bool = False) -> Iterator[np.ndarray]:
+                path: str | None = None, terminate: bool = False, reuse: int = 0) -> Iterator[np.ndarray]:
     """Blocks of whole lines (uint8 arrays), each ending with ``\\n`` except perhaps the last.
 
     With ``terminate`` the last one gets its ``\\n`` too. A line longer than the block
     grows the block until the line fits, so memory is bounded by the block size or the
     longest line, whichever is larger; a line longer than ``max_line`` is an error
-    naming ``path`` and the line. Blocks are numpy arrays because numpy asks the kernel
-    for huge pages: a fresh block costs a few page faults instead of thousands.
+    naming ``path`` and the line. With ``reuse=N`` the memory of a block is used again
+    N blocks later, which saves faulting in fresh pages; the caller must be done with a
+    block by then.
     """
     rest = np.empty(0, dtype=np.uint8)
     size = block_size
     lines_before = 1
+    ring: list[np.ndarray] = [np.empty(0, dtype=np.uint8)] * reuse
     while True:
         if max_line is not None and len(rest) > max_line:
             raise InputError(f"a line longer than {max_line:,} bytes, the most this run can hold "
                              "(a quarter of --mem: give more)", path, lines_before)
-        buf = np.empty(len(rest) + size + 1, dtype=np.uint8)
+        buf = _buffer(len(rest) + size + 1, ring) if reuse else np.empty(len(rest) + size + 1, dtype=np.uint8)
         buf[: len(rest)] = rest
         got = read_full(stream, memoryview(buf)[len(rest) : len(rest) + size])
         end = len(rest) + got
@@ -58,6 +60,15 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | 
         if max_line is not None:
             lines_before += count_lines(buf[: cut + 1])
         yield buf[: cut + 1]
+
+
+def _buffer(nbytes: int, ring: list[np.ndarray]) -> np.ndarray:
+    """The oldest buffer of ``ring`` (grown if too small), moved to the back."""
+    buf = ring.pop(0)
+    if len(buf) < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+    ring.append(buf)
+    return buf[:nbytes]
 
 
 def _last_newline(buf: np.ndarray, start: int, end: int) -> int:

@@ -118,7 +118,7 @@ class LineShuffle:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(sub.path)
 
-        return gather(spill, self.plan.bucket_budget, self.workers, split)
+        return gather(spill, self.plan.bucket_budget, self.workers, split, rss_limit=int(self.plan.mem * 0.85))
 
     def _counted(self, arrays: Iterator[pa.Array], fingerprint: "Fingerprint | None") -> Iterator[pa.RecordBatch]:
         total = self.plan.data_bytes if not self.plan.in_memory else None

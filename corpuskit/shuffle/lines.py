@@ -6,6 +6,7 @@ already the output bytes: no decode, no re-join. Per-line work is numpy and Arro
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
@@ -18,9 +19,13 @@ from corpuskit.io.paths import FileSpec
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.shuffle.keys import bucket_of, record_keys
 from corpuskit.shuffle.order import sorted_order
-from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST
-from corpuskit.shuffle.spill import Spill
+from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST, current_rss
+from corpuskit.shuffle.spill import Scratch, Spill
 from corpuskit.threads import prefetch
+
+BLOCKS_IN_FLIGHT = 6
+"""Blocks alive at once in a scatter: being read, two queued, being partitioned, and spare."""
+
 
 def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
                       on_bytes: Callable[[int], None]) -> Iterator[tuple[bytearray, str, int]]:
@@ -30,7 +35,9 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
         stream = decompressing(raw, spec)
         line, position = 1, 0
         try:
-            for block in iter_blocks(stream, block_size, max_line=max_record, path=spec.path, terminate=True):
+            blocks = iter_blocks(stream, block_size, max_line=max_record, path=spec.path, terminate=True,
+                                 reuse=BLOCKS_IN_FLIGHT)
+            for block in blocks:
                 if len(block) > max_record + 1:
                     _refuse_long_lines(block, max_record, spec.path, line)
                 if not spec.is_stdio:
@@ -120,11 +127,12 @@ def sort_bucket(keys: np.ndarray, sizes: np.ndarray, data) -> pa.LargeBinaryArra
     return lines_array(data, offsets_of(sizes)).take(pa.array(sorted_order(keys)))
 
 
-def gather(spill: Spill, budget: int, workers: int, split: Callable[[int], Iterator[pa.Array]]
-           ) -> Iterator[pa.LargeBinaryArray]:
+def gather(spill: Spill, budget: int, workers: int, split: Callable[[int], Iterator[pa.Array]],
+           rss_limit: int | None = None) -> Iterator[pa.LargeBinaryArray]:
     """Every bucket's sorted lines, in bucket order; ``workers`` buckets are sorted at once.
 
     A bucket whose cost exceeds ``budget`` goes to ``split`` (scattered again, in turn).
+    Arrow's pool keeps freed pages for reuse; past ``rss_limit`` it gives them back.
     """
     with ThreadPoolExecutor(workers, thread_name_prefix="corpuskit-gather") as pool:
         window: list[tuple[int, Future | None]] = []
@@ -134,23 +142,30 @@ def gather(spill: Spill, budget: int, workers: int, split: Callable[[int], Itera
             oversized = bucket_cost(spill, bucket) > budget and spill.records(bucket) > 1
             window.append((bucket, None if oversized else pool.submit(_sorted_bucket, spill, bucket)))
             if len(window) >= workers:
-                yield from _next_result(window, split)
+                yield from _next_result(window, split, rss_limit)
         while window:
-            yield from _next_result(window, split)
+            yield from _next_result(window, split, rss_limit)
+
+
+_scratch = threading.local()
 
 
 def _sorted_bucket(spill: Spill, bucket: int) -> pa.LargeBinaryArray:
-    return sort_bucket(*spill.read(bucket))
+    """One bucket sorted; each gather thread reads into its own reused buffers (``take`` copies out)."""
+    if not hasattr(_scratch, "buffers"):
+        _scratch.buffers = Scratch()
+    return sort_bucket(*spill.read(bucket, _scratch.buffers))
 
 
-def _next_result(window: list[tuple[int, Future | None]],
-                 split: Callable[[int], Iterator[pa.Array]]) -> Iterator[pa.Array]:
+def _next_result(window: list[tuple[int, Future | None]], split: Callable[[int], Iterator[pa.Array]],
+                 rss_limit: int | None) -> Iterator[pa.Array]:
     bucket, future = window.pop(0)
     if future is None:
         yield from split(bucket)
     else:
         yield future.result()
-    pa.default_memory_pool().release_unused()
+    if rss_limit is not None and current_rss() > rss_limit:
+        pa.default_memory_pool().release_unused()
 
 
 def bucket_cost(spill: Spill, bucket: int) -> int:

@@ -116,13 +116,18 @@ class Spill:
                 body = memoryview(raw)[records * head :]
                 yield keys, sizes, (dctx.decompress(body, max_output_size=size) if self.compress else body)
 
-    def read(self, bucket: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """All keys, sizes and bytes of ``bucket``, read straight into three buffers."""
+    def read(self, bucket: int, scratch: "Scratch | None" = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """All keys, sizes and bytes of ``bucket``, read straight into three buffers.
+
+        With ``scratch`` the buffers are reused from one call to the next (the caller
+        must be done with the previous bucket's arrays): no fresh pages to fault in.
+        """
         rows = self._pieces(bucket)
         n, total = self.records(bucket), self.size(bucket)
-        keys = np.empty(n, dtype=np.uint64)
-        sizes = np.empty(n if self.sized else 0, dtype=np.uint32)
-        data = np.empty(total, dtype=np.uint8)
+        scratch = scratch or Scratch()
+        keys = scratch.take("keys", n, np.uint64)
+        sizes = scratch.take("sizes", n if self.sized else 0, np.uint32)
+        data = scratch.take("data", total, np.uint8)
         if self.compress:
             k = d = 0
             for piece_keys, piece_sizes, body in self.iter_pieces(bucket):
@@ -175,6 +180,21 @@ class Spill:
             spill.index[name] = array("q", state["index"][name])
         spill.written = os.path.getsize(spill_path)
         return spill
+
+
+class Scratch:
+    """Named numpy buffers that grow as needed and are handed out again and again."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, count: int, dtype: type) -> np.ndarray:
+        """A ``count``-long array of ``dtype`` over the buffer ``name`` (its old content is garbage)."""
+        nbytes = count * np.dtype(dtype).itemsize
+        buffer = self._buffers.get(name)
+        if buffer is None or len(buffer) < nbytes:
+            buffer = self._buffers[name] = np.empty(max(nbytes, 1), dtype=np.uint8)
+        return buffer[:nbytes].view(dtype)
 
 
 def _write_all(fd: int, buffers: list[memoryview], batch: int = 1000) -> None:
