@@ -17,36 +17,29 @@ context switches, so a noisy result can be told from a slow one. The summary giv
 the median and the best of the rounds; the claims are judged on medians and the
 verdict says when best-of rounds would disagree.
 
+The measuring itself is in ``benchmarks/measure.py``, shared with ``bench_shuffle``.
+
 Results: a table on stdout and ``benchmarks/results/cat.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
-import platform
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import measure as m
 from benchmarks.make_corpus import ensure_corpus, parse_size, size_label
+from benchmarks.measure import HERE, REPO
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 WORK = HERE / "work" / "cat"
 RESULTS = HERE / "results" / "cat.json"
 BASELINES = HERE / "baselines"
-GNU_TIME = "/usr/bin/time"
 
 # the claims of the issue, as numbers
 CAT_RATIO_MAX = 1.5        # corpuskit cat text->text wall <= 1.5 x `cat a > b`
@@ -54,9 +47,16 @@ LOOP_SPEEDUP_MIN = 3.0     # python line loop wall >= 3 x corpuskit
 JSONL_SPEEDUP_MIN = 2.0    # python json.loads loop wall >= 2 x corpuskit
 FLAT_RSS_MAX = 1.5         # peak RSS at the large input <= 1.5 x peak RSS at the small one (10x less input)
 
+# the summary table and the claims on stdout
+TABLE_HEADER = (f"{'input':<14} {'tool':<28} {'wall med':>9} {'wall min':>9} {'CPU med':>8} {'peak RSS':>9} "
+                f"{'MB/s':>7} {'other load':>10}")
+CLAIM_LINE = "{VERDICT:<6} {claim}: {ratio} = {median_ratio} (best-of {best_ratio}, target {target})"
+
 
 @dataclass
 class Tool:
+    """One command to time, and where its input comes from and its output goes."""
+
     name: str
     kind: str             # "text" or "jsonl": which corpus it reads
     argv: list[str]       # {src} and {dst} are filled in
@@ -65,14 +65,9 @@ class Tool:
     reference: bool = False  # shown for context, not part of a claim
 
 
-def corpuskit_bin() -> str:
-    """The console script next to this Python (not the pyenv shim, which is a shell script)."""
-    here = Path(sys.executable).parent / "corpuskit"
-    return str(here) if here.exists() else shutil.which("corpuskit") or "corpuskit"
-
-
 def tools() -> list[Tool]:
-    ck = corpuskit_bin()
+    """The tools to time: the claims' commands, and zstd (for context) when it is on PATH."""
+    ck = m.corpuskit_bin()
     py = sys.executable
     out = [
         Tool("cat a > b", "text", ["cat", "{src}"], ".txt", stdout_is_output=True),
@@ -90,87 +85,6 @@ def tools() -> list[Tool]:
 
 # ---------------------------------------------------------------- one measurement
 
-def _cpu_busy() -> float:
-    """Seconds of CPU time the whole machine has spent busy (all cores), from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    guest = sum(fields[8:10]) if len(fields) > 9 else 0      # already counted in user/nice
-    return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
-
-
-def _steal() -> float:
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    return (fields[7] if len(fields) > 7 else 0) / os.sysconf("SC_CLK_TCK")
-
-
-def warm(path: Path) -> float:
-    """Reads ``path`` once (into the page cache); returns the seconds it took."""
-    started = time.perf_counter()
-    buf = bytearray(16 << 20)
-    with open(path, "rb", buffering=0) as f:
-        while f.readinto(buf):
-            pass
-    return time.perf_counter() - started
-
-
-def _parse_gnu_time(text: str) -> dict:
-    values = {}
-    for line in text.splitlines():
-        key, _, value = line.strip().rpartition(": ")
-        values[key] = value
-    return {
-        "user": float(values["User time (seconds)"]),
-        "sys": float(values["System time (seconds)"]),
-        "peak_rss_kb": int(values["Maximum resident set size (kbytes)"]),
-        "involuntary_switches": int(values["Involuntary context switches"]),
-        "major_faults": int(values["Major (requiring I/O) page faults"]),
-        "exit": int(values["Exit status"]),
-    }
-
-
-def run_child(argv: list[str], stdout_path: str | None, timer: str) -> dict:
-    """Runs ``argv`` once; its wall, user, sys, peak RSS, involuntary switches and the machine's other load."""
-    stdout = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
-    with tempfile.TemporaryFile(dir=WORK) as err, tempfile.NamedTemporaryFile("r", suffix=".time", dir=WORK) as tf:
-        busy0, steal0 = _cpu_busy(), _steal()
-        try:
-            if timer == "gnu-time":
-                started = time.perf_counter()
-                code = subprocess.call([GNU_TIME, "-v", "-o", tf.name, *argv], stdout=stdout, stderr=err)
-                wall = time.perf_counter() - started
-            else:
-                started = time.perf_counter()
-                proc = subprocess.Popen(argv, stdout=stdout, stderr=err)
-                _, status, usage = os.wait4(proc.pid, 0)
-                wall = time.perf_counter() - started
-                proc.returncode = code = os.waitstatus_to_exitcode(status)
-        finally:
-            if stdout_path:
-                stdout.close()
-        busy, steal = _cpu_busy() - busy0, _steal() - steal0
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
-        if code != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{stderr[-2000:]}")
-        if timer == "gnu-time":
-            report = tf.read()
-            try:
-                m = _parse_gnu_time(report)
-            except (KeyError, ValueError):
-                raise RuntimeError(f"cannot read /usr/bin/time's report for {argv}:\n{report}") from None
-        else:
-            m = {"user": usage.ru_utime, "sys": usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
-                 "involuntary_switches": usage.ru_nivcsw, "major_faults": usage.ru_majflt}
-    cpu = m["user"] + m["sys"]
-    return {"wall": round(wall, 3), "cpu": round(cpu, 3), "user": round(m["user"], 3), "sys": round(m["sys"], 3),
-            "peak_rss_mb": round(m["peak_rss_kb"] / 1024, 1),
-            "other_load_cores": round(max(busy - cpu, 0.0) / wall, 2) if wall > 0 else None,
-            "steal_s": round(steal, 2),
-            "involuntary_switches": m["involuntary_switches"], "major_faults": m["major_faults"]}
-
-
 def check_output(tool: Tool, dst: Path | None, corpus: dict) -> dict:
     """What the tool wrote, checked against the input: same bytes (text) or same record count (Parquet)."""
     if dst is None:
@@ -186,48 +100,46 @@ def check_output(tool: Tool, dst: Path | None, corpus: dict) -> dict:
     return {"output_bytes": size, "output_rows": meta.num_rows, "row_groups": meta.num_row_groups, "output_ok": ok}
 
 
-def measure(tool: Tool, src: Path, corpus: dict, timer: str) -> dict:
-    dst = WORK / f"out{tool.out_ext}" if tool.out_ext else None
-    _clean()
-    os.sync()
-    warm_s = warm(src)
+def run_tool(tool: Tool, src: Path, dst: Path | None, timer: str) -> dict:
+    """One timed run of ``tool`` on ``src``: times, the machine's other load and the child's counters."""
     argv = [a.format(src=src, dst=dst) for a in tool.argv]
-    stdout_path = (str(dst) if dst else None) if tool.stdout_is_output else None
-    result = run_child(argv, stdout_path, timer)
+    stdout_path = dst if tool.stdout_is_output else None
+    child = m.run_child(argv, timer, WORK, stdout_path=stdout_path)
+    return {**child.times(), **child.load(), **child.counters(("involuntary_switches", "major_faults"))}
+
+
+def measure(tool: Tool, src: Path, corpus: dict, timer: str) -> dict:
+    """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output; a RuntimeError if wrong."""
+    dst = WORK / f"out{tool.out_ext}" if tool.out_ext else None
+    m.clean_outputs(WORK)
+    warm_s = m.sync_and_warm(src)
+    result = run_tool(tool, src, dst, timer)
     result.update(check_output(tool, dst, corpus))
     result["warm_read_s"] = round(warm_s, 2)
-    _clean()
+    m.clean_outputs(WORK)
     if result.get("output_ok") is False:
         raise RuntimeError(f"{tool.name} wrote a wrong output: {result}")
     return result
 
 
-def _clean() -> None:
-    for p in WORK.glob("out*"):
-        p.unlink()
-    for p in WORK.glob(".out*"):  # a temporary left by an interrupted corpuskit run
-        p.unlink()
-
-
 # ---------------------------------------------------------------- summary
 
 def summarize(runs: list[dict], input_bytes: int) -> dict:
-    walls = [r["wall"] for r in runs]
-    med = statistics.median(walls)
-    return {
-        "rounds": len(runs),
-        "wall_median": round(med, 3), "wall_min": round(min(walls), 3), "wall_max": round(max(walls), 3),
-        "cpu_median": round(statistics.median(r["cpu"] for r in runs), 3),
-        "user_median": round(statistics.median(r["user"] for r in runs), 3),
-        "sys_median": round(statistics.median(r["sys"] for r in runs), 3),
-        "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
-        "other_load_cores_median": round(statistics.median(r["other_load_cores"] for r in runs), 2),
-        "mb_per_s_median": round(input_bytes / 1e6 / med, 1),
-    }
+    """One tool on one input over its rounds: medians, best and worst wall, largest peak RSS."""
+    s = m.wall_summary(runs)
+    s.update({
+        "cpu_median": m.median_of(runs, "cpu"), "user_median": m.median_of(runs, "user"),
+        "sys_median": m.median_of(runs, "sys"), "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+        "other_load_cores_median": m.median_of(runs, "other_load_cores", 2),
+        "mb_per_s_median": m.mb_per_s_median(runs, input_bytes),
+    })
+    return s
 
 
-def ratio(a: float, b: float) -> float:
-    return round(a / b, 2) if b else float("inf")
+def table_row(key: str, name: str, s: dict) -> str:
+    """One line of the summary table (under TABLE_HEADER): a tool on one input."""
+    return (f"{key:<14} {name:<28} {s['wall_median']:>8.2f}s {s['wall_min']:>8.2f}s {s['cpu_median']:>7.2f}s "
+            f"{s['peak_rss_mb_max']:>7.0f}MB {s['mb_per_s_median']:>7.0f} {s['other_load_cores_median']:>9.2f}c")
 
 
 def claims(summary: dict, big: str, small: str | None) -> list[dict]:
@@ -238,9 +150,9 @@ def claims(summary: dict, big: str, small: str | None) -> list[dict]:
     out = []
 
     def judge(claim: str, num: dict, den: dict, limit: float, at_most: bool, what: str) -> None:
-        med = ratio(num["wall_median"], den["wall_median"])
-        best = ratio(num["wall_min"], den["wall_min"])
-        cpu = ratio(num["cpu_median"], den["cpu_median"])
+        med = m.ratio(num["wall_median"], den["wall_median"])
+        best = m.ratio(num["wall_min"], den["wall_min"])
+        cpu = m.ratio(num["cpu_median"], den["cpu_median"])
         holds = med <= limit if at_most else med >= limit
         holds_best = best <= limit if at_most else best >= limit
         verdict = "holds" if holds else "fails"
@@ -264,7 +176,7 @@ def claims(summary: dict, big: str, small: str | None) -> list[dict]:
         for kind in ("text", "jsonl"):
             a, b = get(kind, big, "corpuskit cat"), get(kind, small, "corpuskit cat")
             if a and b:
-                r = ratio(a["peak_rss_mb_max"], b["peak_rss_mb_max"])
+                r = m.ratio(a["peak_rss_mb_max"], b["peak_rss_mb_max"])
                 out.append({"claim": f"corpuskit cat peak RSS flat ({kind}): {big} input vs {small}",
                             "ratio": f"peak RSS {big} / {small}", "target": f"<= {FLAT_RSS_MAX}",
                             "median_ratio": r, "best_ratio": r, "cpu_ratio": None,
@@ -273,100 +185,47 @@ def claims(summary: dict, big: str, small: str | None) -> list[dict]:
     return out
 
 
-def machine() -> dict:
-    def run(cmd: list[str]) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO).stdout.strip()
-        except OSError:
-            return ""
-
-    model = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    with open("/proc/meminfo") as f:
-        mem_kb = int(f.readline().split()[1])
-    import numpy
-    import pyarrow
-    import zstandard
-
-    import corpuskit
-
-    status = run(["git", "status", "--porcelain", "--", "corpuskit"])
-    source = hashlib.sha256()
-    for path in sorted((REPO / "corpuskit").rglob("*.py")):
-        source.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
-    return {
-        "cpus": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kb / 2**20, 1),
-        "kernel": platform.release(), "python": platform.python_version(),
-        "corpuskit": getattr(corpuskit, "__version__", "?"), "pyarrow": pyarrow.__version__,
-        "zstandard": zstandard.__version__, "numpy": numpy.__version__,
-        "git_commit": run(["git", "rev-parse", "--short", "HEAD"]),
-        "corpuskit_tree_changes": status.splitlines(),
-        "corpuskit_source_sha256": source.hexdigest()[:16],
-        "filesystem": run(["df", "-hT", str(WORK)]).splitlines()[-1:],
-    }
-
-
-def print_table(summary: dict, corpora: dict) -> None:
-    header = f"{'input':<14} {'tool':<28} {'wall med':>9} {'wall min':>9} {'CPU med':>8} {'peak RSS':>9} " \
-             f"{'MB/s':>7} {'other load':>10}"
-    print(header)
-    print("-" * len(header))
-    for key, tools_ in summary.items():
-        for name, s in tools_.items():
-            print(f"{key:<14} {name:<28} {s['wall_median']:>8.2f}s {s['wall_min']:>8.2f}s {s['cpu_median']:>7.2f}s "
-                  f"{s['peak_rss_mb_max']:>7.0f}MB {s['mb_per_s_median']:>7.0f} {s['other_load_cores_median']:>9.2f}c")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_cat", description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = m.arg_parser("cat", __doc__)
     parser.add_argument("--size", default="2G", help="the large input (default 2G, uncompressed bytes)")
     parser.add_argument("--small", default="200M", help="the small input for the flat-memory check ('' to skip)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per input (default 3)")
     parser.add_argument("--small-repeat", type=int, default=None, help="rounds for the small input (default --repeat)")
     parser.add_argument("--only", choices=["text", "jsonl"], help="only this kind of input")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--timer", choices=["auto", "gnu-time", "wait4"], default="auto")
-    parser.add_argument("--out", default=str(RESULTS), help="results JSON (default benchmarks/results/cat.json)")
-    args = parser.parse_args(argv)
-    timer = args.timer if args.timer != "auto" else ("gnu-time" if os.access(GNU_TIME, os.X_OK) else "wait4")
-    big = size_label(parse_size(args.size))
-    small = size_label(parse_size(args.small)) if args.small else None
-    WORK.mkdir(parents=True, exist_ok=True)
+    return m.parse_args(parser, RESULTS, argv)
 
-    kinds = [args.only] if args.only else ["text", "jsonl"]
+
+def load_corpora(kinds: list[str], sizes: list[str], seed: int) -> dict[str, dict]:
+    """``kind/size`` -> the corpus file (made if missing) and its bytes, file bytes and records."""
     corpora: dict[str, dict] = {}
     for kind in kinds:
-        for size in [big] + ([small] if small else []):
-            path = ensure_corpus(size, kind, args.seed)
-            with open(f"{path}.meta.json") as f:
-                info = json.load(f)
+        for size in sizes:
+            path = ensure_corpus(size, kind, seed)
+            info = m.read_meta(path)
             corpora[f"{kind}/{size}"] = {"path": str(path.relative_to(REPO)), "bytes": info["bytes"],
                                         "file_bytes": info["file_bytes"], "records": info["records"]}
+    return corpora
 
-    started = time.time()
-    load_before = os.getloadavg()
-    machine_before = machine()  # the code measured is the code at the start (others may be editing it)
-    runs: list[dict] = []
-    all_tools = tools()
-    for key, corpus in corpora.items():
-        kind, size = key.split("/")
-        chosen = [t for t in all_tools if t.kind == kind]
-        rounds = args.repeat if size == big else (args.small_repeat or args.repeat)
-        src = REPO / corpus["path"]
-        for r in range(rounds):
-            order = chosen[r % len(chosen):] + chosen[: r % len(chosen)]
-            for tool in order:
-                result = measure(tool, src, corpus, timer)
-                result.update({"input": key, "tool": tool.name, "round": r + 1, "reference": tool.reference})
-                runs.append(result)
-                print(f"{key:<12} round {r + 1}  {tool.name:<28} wall {result['wall']:7.2f}s  "
-                      f"cpu {result['cpu']:7.2f}s  peak {result['peak_rss_mb']:7.1f} MB  "
-                      f"other load {result['other_load_cores']:.2f} cores", flush=True)
 
+def run_rounds(key: str, corpus: dict, chosen: list[Tool], rounds: int, timer: str) -> list[dict]:
+    """Every round of ``chosen`` on one corpus, the tools taking turns in an order that rotates."""
+    runs = []
+    src = REPO / corpus["path"]
+    for r in range(rounds):
+        for tool in m.rotate(chosen, r):
+            result = measure(tool, src, corpus, timer)
+            result.update({"input": key, "tool": tool.name, "round": r + 1, "reference": tool.reference})
+            runs.append(result)
+            print(f"{key:<12} round {r + 1}  {tool.name:<28} wall {result['wall']:7.2f}s  "
+                  f"cpu {result['cpu']:7.2f}s  peak {result['peak_rss_mb']:7.1f} MB  "
+                  f"other load {result['other_load_cores']:.2f} cores", flush=True)
+    return runs
+
+
+def summarize_all(runs: list[dict], corpora: dict[str, dict], all_tools: list[Tool]) -> dict[str, dict]:
+    """``kind/size`` -> tool name -> its summary, for every pair that ran."""
     summary: dict[str, dict] = {}
     for key, corpus in corpora.items():
         summary[key] = {}
@@ -374,29 +233,39 @@ def main(argv: list[str] | None = None) -> None:
             mine = [r for r in runs if r["input"] == key and r["tool"] == tool.name]
             if mine:
                 summary[key][tool.name] = summarize(mine, corpus["bytes"])
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the benchmark; prints the table and the claims and writes the results JSON."""
+    args = parse_args(argv)
+    big = size_label(parse_size(args.size))
+    small = size_label(parse_size(args.small)) if args.small else None
+    WORK.mkdir(parents=True, exist_ok=True)
+
+    kinds = [args.only] if args.only else ["text", "jsonl"]
+    corpora = load_corpora(kinds, [big] + ([small] if small else []), args.seed)
+
+    session = m.Session.begin("cat", args.timer, argv, WORK)  # the code measured is the code at the start
+    runs: list[dict] = []
+    all_tools = tools()
+    for key, corpus in corpora.items():
+        kind, size = key.split("/")
+        chosen = [t for t in all_tools if t.kind == kind]
+        rounds = args.repeat if size == big else (args.small_repeat or args.repeat)
+        runs += run_rounds(key, corpus, chosen, rounds, args.timer)
+
+    summary = summarize_all(runs, corpora, all_tools)
     verdicts = claims(summary, big, small)
 
-    print()
-    print_table(summary, corpora)
-    print()
-    for c in verdicts:
-        print(f"{c['verdict'].upper():<6} {c['claim']}: {c['ratio']} = {c['median_ratio']} "
-              f"(best-of {c['best_ratio']}, target {c['target']})")
+    m.print_report(TABLE_HEADER, summary, table_row, verdicts, CLAIM_LINE)
 
-    result = {
-        "benchmark": "cat", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "seconds": round(time.time() - started, 1), "timer": timer,
-        "command": " ".join(["python -m benchmarks.bench_cat", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": machine_before, "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+    result = session.header()
+    result.update({
         "corpora": corpora, "tools": {t.name + " [" + t.kind + "]": t.argv for t in all_tools},
         "summary": summary, "claims": verdicts, "runs": runs,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    print(f"\nwrote {out}")
+    })
+    m.write_json(Path(args.out), result)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@
     python -m benchmarks.bench_shuffle --size 200M --scale '' --repeat 1  # a quick look
     python -m benchmarks.bench_shuffle --tools ck-ext,ck-ext-z --scale 1G,2G,3G
 
-The method is bench_cat's: each measurement is one fresh child under ``/usr/bin/time -v``
-(or ``os.wait4`` without it), so wall, user, sys and peak RSS are its own. Before each
-one the previous output and temp files are deleted, ``sync`` runs and the input is
-read once (page cache warm). Tools take turns in each round and the order rotates
+The method is bench_cat's (both use ``benchmarks/measure.py``): each measurement is
+one fresh child under ``/usr/bin/time -v`` (or ``os.wait4`` without it), so wall, user,
+sys and peak RSS are its own. Before each one the previous output and temp files are
+deleted, ``sync`` runs and the input is read once (page cache warm). Tools take turns in each round and the order rotates
 between rounds. The machine's other load (from /proc/stat) is recorded per run.
 
 After each run, outside the timed region, the output is checked to be a permutation
@@ -29,10 +29,8 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -41,26 +39,31 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import bench_cat
-from benchmarks.bench_cat import _cpu_busy, _steal, corpuskit_bin, ratio, warm
+from benchmarks import measure as m
 from benchmarks.make_corpus import ensure_corpus, parse_size, size_label
+from benchmarks.measure import HERE, REPO
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
 WORK = HERE / "work" / "shuffle"
 TMP = WORK / "tmp"
 RESULTS = HERE / "results" / "shuffle.json"
-GNU_TIME = "/usr/bin/time"
-bench_cat.WORK = WORK  # bench_cat.machine() reports the filesystem of its WORK folder
+# the child's counters kept in each run, besides its times
+COUNTERS = ("involuntary_switches", "voluntary_switches", "major_faults", "minor_faults", "fs_inputs", "fs_outputs")
 
 # the claims of the issue, as numbers
 TERASHUF_MAX, TERASHUF_AIM = 0.5, 1 / 3   # corpuskit --mem 256M wall <= 0.5 x terashuf MEMORY=0.25 (aim 1/3)
 SHUF_MAX = 0.5                            # corpuskit, file fits in --mem: wall <= 0.5 x GNU shuf
 FLAT_PER_GB_MAX = 1.25                    # our reading of "flat": slowest s/GB <= 1.25 x fastest s/GB
 
+# the summary table and the claims on stdout
+TABLE_HEADER = (f"{'input':<6} {'tool':<36} {'wall med':>9} {'wall min':>9} {'user':>7} {'sys':>7} {'peak RSS':>9} "
+                f"{'temp':>8} {'s/GiB':>7} {'other':>6}")
+CLAIM_LINE = "- {claim}: {ratio} = {median_ratio} (best-of {best_ratio}, target {target}): {VERDICT}"
+
 
 @dataclass
 class Tool:
+    """One command to time: its key, display name, argv, environment and how it reads and writes."""
+
     key: str
     name: str
     argv: list[str]          # {src}, {dst}, {tmp} and {mem} are filled in
@@ -71,7 +74,8 @@ class Tool:
 
 
 def tools(mem: str, fit_mem: str) -> list[Tool]:
-    ck = corpuskit_bin()
+    """Every tool to time: corpuskit at ``mem`` and at each ``fit_mem``, then shuf, sort -R, terashuf, cp, cat."""
+    ck = m.corpuskit_bin()
     out = [
         Tool("ck-ext", f"corpuskit --mem {mem}",
              [ck, "shuffle", "{src}", "{dst}", "--mem", mem, "--seed", "1", "--tmp", "{tmp}", "-q"],
@@ -81,7 +85,7 @@ def tools(mem: str, fit_mem: str) -> list[Tool]:
              corpuskit_mem=mem),
     ]
     # --tmp only so that a spill, if the plan makes one, is seen (peak temp) and cleaned here
-    for i, fm in enumerate(m.strip() for m in fit_mem.split(",") if m.strip()):
+    for i, fm in enumerate(x.strip() for x in fit_mem.split(",") if x.strip()):
         out.append(Tool("ck-mem" if i == 0 else f"ck-mem-{fm}", f"corpuskit --mem {fm}",
                         [ck, "shuffle", "{src}", "{dst}", "--mem", fm, "--seed", "1", "--tmp", "{tmp}", "-q"],
                         corpuskit_mem=fm))
@@ -100,29 +104,8 @@ def tools(mem: str, fit_mem: str) -> list[Tool]:
 
 # ---------------------------------------------------------------- one measurement
 
-_TIME_FIELDS = {
-    "User time (seconds)": ("user", float), "System time (seconds)": ("sys", float),
-    "Maximum resident set size (kbytes)": ("peak_rss_kb", int),
-    "Involuntary context switches": ("involuntary_switches", int),
-    "Voluntary context switches": ("voluntary_switches", int),
-    "Major (requiring I/O) page faults": ("major_faults", int),
-    "Minor (reclaiming a frame) page faults": ("minor_faults", int),
-    "File system inputs": ("fs_inputs", int), "File system outputs": ("fs_outputs", int),
-    "Exit status": ("exit", int),
-}
-
-
-def _parse_gnu_time(text: str) -> dict:
-    values = {}
-    for line in text.splitlines():
-        key, _, value = line.strip().rpartition(": ")
-        if key in _TIME_FIELDS:
-            name, cast = _TIME_FIELDS[key]
-            values[name] = cast(value)
-    return values
-
-
 def _dir_bytes(path: Path) -> int:
+    """The total size of the files under ``path`` (those that vanish meanwhile count 0)."""
     total = 0
     for root, _, files in os.walk(path):
         for name in files:
@@ -142,84 +125,56 @@ class TempWatcher(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        """Samples until ``stop``."""
         while not self._stop_event.wait(self.every):
             self.peak = max(self.peak, _dir_bytes(self.path))
 
     def stop(self) -> int:
+        """Stops sampling; the largest size seen, a last sample included."""
         self._stop_event.set()
         self.join()
         return max(self.peak, _dir_bytes(self.path))
 
 
-def run_child(tool: Tool, src: Path, dst: Path, timer: str) -> dict:
+def run_tool(tool: Tool, src: Path, dst: Path, timer: str) -> dict:
+    """One timed run of ``tool``: times, CPU use, the machine's other load, peak temp space and counters."""
     fill = {"src": str(src), "dst": str(dst), "tmp": str(TMP)}
     argv = [a.format(**fill) for a in tool.argv]
     env = {**os.environ, **{k: v.format(**fill) for k, v in tool.env.items()}}
-    stdin = open(src, "rb") if tool.stdin_is_input else subprocess.DEVNULL
-    stdout = open(dst, "wb") if tool.stdout_is_output else subprocess.DEVNULL
-    with tempfile.TemporaryFile(dir=WORK) as err, tempfile.NamedTemporaryFile("r", suffix=".time", dir=WORK) as tf:
-        watcher = TempWatcher(TMP)
-        watcher.start()
-        busy0, steal0 = _cpu_busy(), _steal()
-        try:
-            started = time.perf_counter()
-            if timer == "gnu-time":
-                code = subprocess.call([GNU_TIME, "-v", "-o", tf.name, *argv], stdin=stdin, stdout=stdout,
-                                       stderr=err, env=env)
-                wall = time.perf_counter() - started
-            else:
-                proc = subprocess.Popen(argv, stdin=stdin, stdout=stdout, stderr=err, env=env)
-                _, status, usage = os.wait4(proc.pid, 0)
-                wall = time.perf_counter() - started
-                code = os.waitstatus_to_exitcode(status)
-        finally:
-            busy, steal = _cpu_busy() - busy0, _steal() - steal0
-            peak_temp = watcher.stop()
-            for f in (stdin, stdout):
-                if f is not subprocess.DEVNULL:
-                    f.close()
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
-        if code != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed ({code}):\n{stderr[-2000:]}")
-        if timer == "gnu-time":
-            m = _parse_gnu_time(tf.read())
-        else:
-            m = {"user": usage.ru_utime, "sys": usage.ru_stime, "peak_rss_kb": usage.ru_maxrss,
-                 "involuntary_switches": usage.ru_nivcsw, "voluntary_switches": usage.ru_nvcsw,
-                 "major_faults": usage.ru_majflt, "minor_faults": usage.ru_minflt,
-                 "fs_inputs": usage.ru_inblock, "fs_outputs": usage.ru_oublock}
-    cpu = m["user"] + m["sys"]
-    return {"argv": argv, "wall": round(wall, 3), "cpu": round(cpu, 3), "user": round(m["user"], 3),
-            "sys": round(m["sys"], 3), "peak_rss_mb": round(m["peak_rss_kb"] / 1024, 1),
-            "cpu_util": round(cpu / wall, 2) if wall > 0 else None,
-            "other_load_cores": round(max(busy - cpu, 0.0) / wall, 2) if wall > 0 else None,
-            "steal_s": round(steal, 2), "peak_temp_mb": round(peak_temp / 2**20, 1),
-            **{k: m.get(k) for k in ("involuntary_switches", "voluntary_switches", "major_faults", "minor_faults",
-                                      "fs_inputs", "fs_outputs")}}
+    watcher = TempWatcher(TMP)
+    watcher.start()
+    try:
+        child = m.run_child(argv, timer, WORK, stdin_path=src if tool.stdin_is_input else None,
+                            stdout_path=dst if tool.stdout_is_output else None, env=env)
+    finally:
+        peak_temp = watcher.stop()
+    return {"argv": argv, **child.times(), "cpu_util": child.cpu_util(), **child.load(),
+            "peak_temp_mb": round(peak_temp / 2**20, 1), **child.counters(COUNTERS)}
 
 
 _FINGERPRINTS: dict[str, dict] = {}
 
 
 def fingerprint(path: Path) -> dict:
+    """The order-independent fingerprint of a text file's lines (what ``corpuskit verify`` compares)."""
     from corpuskit.shuffle.verify import fingerprint as fp
 
     return fp([str(path)], format="text").as_dict()
 
 
 def input_fingerprint(src: Path) -> dict:
+    """``fingerprint`` of an input, computed once per file."""
     if str(src) not in _FINGERPRINTS:
         _FINGERPRINTS[str(src)] = fingerprint(src)
     return _FINGERPRINTS[str(src)]
 
 
 def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool) -> dict:
+    """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output is a permutation of ``src``."""
     dst = WORK / "out.txt"
     _clean()
-    os.sync()
-    warm_s = warm(src)
-    result = run_child(tool, src, dst, timer)
+    warm_s = m.sync_and_warm(src)
+    result = run_tool(tool, src, dst, timer)
     result["temp_left_mb"] = round(_dir_bytes(TMP) / 2**20, 1)   # temp files the tool did not remove
     size = dst.stat().st_size
     result.update({"output_bytes": size, "warm_read_s": round(warm_s, 2)})
@@ -237,10 +192,8 @@ def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool) -> di
 
 
 def _clean() -> None:
-    for p in WORK.glob("out*"):
-        p.unlink()
-    for p in WORK.glob(".out*"):  # a temporary left by an interrupted corpuskit run
-        p.unlink()
+    """Deletes the outputs and empties the temp folder."""
+    m.clean_outputs(WORK)
     shutil.rmtree(TMP, ignore_errors=True)
     TMP.mkdir(parents=True, exist_ok=True)
 
@@ -267,26 +220,34 @@ def plan_of(tool: Tool, src: Path) -> dict | None:
 # ---------------------------------------------------------------- summary
 
 def summarize(runs: list[dict], input_bytes: int) -> dict:
-    walls = [r["wall"] for r in runs]
-    med = statistics.median(walls)
-    s = {"rounds": len(runs), "wall_median": round(med, 3), "wall_min": round(min(walls), 3),
-         "wall_max": round(max(walls), 3), "s_per_gib_median": round(med / (input_bytes / 2**30), 3),
-         "mb_per_s_median": round(input_bytes / 1e6 / med, 1),
-         "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
-         "peak_temp_mb_max": max(r["peak_temp_mb"] for r in runs)}
+    """One tool on one input over its rounds: wall, time per GiB, throughput, peaks and medians."""
+    s = m.wall_summary(runs)
+    s.update({"s_per_gib_median": round(m.wall_median(runs) / (input_bytes / 2**30), 3),
+              "mb_per_s_median": m.mb_per_s_median(runs, input_bytes),
+              "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
+              "peak_temp_mb_max": max(r["peak_temp_mb"] for r in runs)})
     for k in ("cpu", "user", "sys", "cpu_util", "other_load_cores", "minor_faults", "voluntary_switches",
               "involuntary_switches", "fs_outputs"):
-        vals = [r[k] for r in runs if r.get(k) is not None]
-        if vals:
-            s[f"{k}_median"] = round(statistics.median(vals), 3)
+        have = [r for r in runs if r.get(k) is not None]
+        if have:
+            s[f"{k}_median"] = m.median_of(have, k)
     return s
 
 
+def table_row(size: str, key: str, s: dict) -> str:
+    """One line of the summary table (under TABLE_HEADER): a tool on one input."""
+    return (f"{size:<6} {s['name']:<36} {s['wall_median']:>8.2f}s {s['wall_min']:>8.2f}s "
+            f"{s['user_median']:>6.2f}s {s['sys_median']:>6.2f}s {s['peak_rss_mb_max']:>7.0f}MB "
+            f"{s['peak_temp_mb_max']:>6.0f}MB {s['s_per_gib_median']:>7.2f} {s['other_load_cores_median']:>5.2f}c")
+
+
 def parse_mem_mib(text: str) -> float:
+    """A size such as ``256M``, in MiB."""
     return parse_size(text) / 2**20
 
 
 def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> list[dict]:
+    """Each claim of the issue with its measured ratio (median rounds, and best-of rounds) and verdict."""
     out = []
     main = summary.get(big, {})
     ext, ext_z = main.get("ck-ext"), main.get("ck-ext-z")
@@ -299,20 +260,20 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
     if ext:
         claim = f"corpuskit --mem {mem} at most 0.5x (aim 1/3) the wall time of terashuf MEMORY=0.25 on {big}"
         if tera:
-            med = ratio(ext["wall_median"], tera["wall_median"])
-            best = ratio(ext["wall_min"], tera["wall_min"])
+            med = m.ratio(ext["wall_median"], tera["wall_median"])
+            best = m.ratio(ext["wall_min"], tera["wall_min"])
             holds = med <= TERASHUF_MAX
             verdict = ("holds, and meets the 1/3 aim" if med <= TERASHUF_AIM else "holds (not the 1/3 aim)") \
                 if holds else "fails"
             entry(claim, "corpuskit / terashuf", "<= 0.5 (aim <= 0.33)", med, best,
-                  ratio(ext["cpu_median"], tera["cpu_median"]), holds, verdict)
+                  m.ratio(ext["cpu_median"], tera["cpu_median"]), holds, verdict)
         else:
             others = {}
             for key, s in (("shuf", shuf), ("sort-R", sortr)):
                 if s:
-                    others[key] = {"median_ratio": ratio(ext["wall_median"], s["wall_median"]),
-                                   "best_ratio": ratio(ext["wall_min"], s["wall_min"]),
-                                   "cpu_ratio": ratio(ext["cpu_median"], s["cpu_median"])}
+                    others[key] = {"median_ratio": m.ratio(ext["wall_median"], s["wall_median"]),
+                                   "best_ratio": m.ratio(ext["wall_min"], s["wall_min"]),
+                                   "cpu_ratio": m.ratio(ext["cpu_median"], s["cpu_median"])}
             entry(claim, "corpuskit / terashuf", "<= 0.5 (aim <= 0.33)", None, None, None, None,
                   "not measured: no terashuf on PATH (ratios to GNU shuf and sort -R given instead)",
                   substitutes=others)
@@ -321,7 +282,7 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
             continue
         plan = plans.get(f"{big}/{key}") or {}
         one_pass = plan.get("bits") == 0
-        med, best = ratio(fit_["wall_median"], shuf["wall_median"]), ratio(fit_["wall_min"], shuf["wall_min"])
+        med, best = m.ratio(fit_["wall_median"], shuf["wall_median"]), m.ratio(fit_["wall_min"], shuf["wall_min"])
         holds, holds_best = med <= SHUF_MAX, best <= SHUF_MAX
         verdict = "holds" if holds else "fails"
         if holds != holds_best:
@@ -330,7 +291,7 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
             verdict = (f"not the claim's case: corpuskit's plan at --mem {fit_['corpuskit_mem']} does not fit this file "
                        f"in memory ({plan.get('buckets')} buckets on disk); ratio {verdict}")
         entry(f"{fit_['name']} (file fits in --mem) at most 0.5x the wall time of GNU shuf on {big}",
-              "corpuskit / shuf", f"<= {SHUF_MAX}", med, best, ratio(fit_["cpu_median"], shuf["cpu_median"]),
+              "corpuskit / shuf", f"<= {SHUF_MAX}", med, best, m.ratio(fit_["cpu_median"], shuf["cpu_median"]),
               holds if one_pass else None, verdict, one_pass=one_pass)
     for floor_key, floor in (("cp", cp), ("cat", main.get("cat"))):
         if not floor:
@@ -338,20 +299,20 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
         for key, s in main.items():
             if key.startswith("ck-"):
                 entry(f"{key}: ratio to the two-pass floor (2 x {floor_key}) on {big}", f"{key} / (2 x {floor_key})",
-                      "report only", ratio(s["wall_median"], 2 * floor["wall_median"]),
-                      ratio(s["wall_min"], 2 * floor["wall_min"]), ratio(s["cpu_median"], 2 * floor["cpu_median"]),
+                      "report only", m.ratio(s["wall_median"], 2 * floor["wall_median"]),
+                      m.ratio(s["wall_min"], 2 * floor["wall_min"]), m.ratio(s["cpu_median"], 2 * floor["cpu_median"]),
                       None, "reported")
     if ext and ext_z:
-        med = ratio(ext_z["wall_median"], ext["wall_median"])
+        med = m.ratio(ext_z["wall_median"], ext["wall_median"])
         entry(f"--compress-temp off by default (decided by measurement) on {big}",
               "compressed / uncompressed temp", "default off is right when > 1", med,
-              ratio(ext_z["wall_min"], ext["wall_min"]), ratio(ext_z["cpu_median"], ext["cpu_median"]),
+              m.ratio(ext_z["wall_min"], ext["wall_min"]), m.ratio(ext_z["cpu_median"], ext["cpu_median"]),
               med > 1, "off by default is supported" if med > 1 else "compressing would be faster: default should be on",
               temp_mb={"uncompressed": ext["peak_temp_mb_max"], "compressed": ext_z["peak_temp_mb_max"]})
     per_gb = {size: summary[size]["ck-ext"]["s_per_gib_median"] for size in scale
               if "ck-ext" in summary.get(size, {})}
     if len(per_gb) >= 2:
-        r = ratio(max(per_gb.values()), min(per_gb.values()))
+        r = m.ratio(max(per_gb.values()), min(per_gb.values()))
         entry(f"corpuskit --mem {mem}: time per GB flat over {', '.join(per_gb)}",
               "slowest s/GiB / fastest s/GiB", f"<= {FLAT_PER_GB_MAX} (our reading of 'flat')", r, None, None,
               r <= FLAT_PER_GB_MAX, "holds" if r <= FLAT_PER_GB_MAX else "fails", s_per_gib=per_gb)
@@ -365,26 +326,14 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
     if worst:
         holds = all(w["under"] for w in worst)
         entry("corpuskit peak RSS under --mem (every run)", "peak RSS / --mem", "< 1",
-              max(ratio(w["peak_rss_mib"], w["mem_mib"]) for w in worst), None, None, holds,
+              max(m.ratio(w["peak_rss_mib"], w["mem_mib"]) for w in worst), None, None, holds,
               "holds" if holds else "fails", runs=worst)
     return out
 
 
-def print_table(summary: dict) -> None:
-    header = (f"{'input':<6} {'tool':<36} {'wall med':>9} {'wall min':>9} {'user':>7} {'sys':>7} {'peak RSS':>9} "
-              f"{'temp':>8} {'s/GiB':>7} {'other':>6}")
-    print(header)
-    print("-" * len(header))
-    for size, tools_ in summary.items():
-        for key, s in tools_.items():
-            print(f"{size:<6} {s['name']:<36} {s['wall_median']:>8.2f}s {s['wall_min']:>8.2f}s "
-                  f"{s['user_median']:>6.2f}s {s['sys_median']:>6.2f}s {s['peak_rss_mb_max']:>7.0f}MB "
-                  f"{s['peak_temp_mb_max']:>6.0f}MB {s['s_per_gib_median']:>7.2f} "
-                  f"{s['other_load_cores_median']:>5.2f}c")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_shuffle", description=__doc__.split("\n\n")[0])
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = m.arg_parser("shuffle", __doc__)
     parser.add_argument("--size", default="2G", help="the input every tool shuffles (default 2G)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds on --size (default 1)")
     parser.add_argument("--scale", default="1G,2G,4G",
@@ -401,10 +350,58 @@ def main(argv: list[str] | None = None) -> None:
                         help="rounds for sort -R, the slowest tool by far (default 1; rounds after that skip it)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed")
     parser.add_argument("--no-verify", action="store_true", help="check output sizes only, not fingerprints")
-    parser.add_argument("--timer", choices=["auto", "gnu-time", "wait4"], default="auto")
-    parser.add_argument("--out", default=str(RESULTS), help="results JSON (default benchmarks/results/shuffle.json)")
-    args = parser.parse_args(argv)
-    timer = args.timer if args.timer != "auto" else ("gnu-time" if os.access(GNU_TIME, os.X_OK) else "wait4")
+    return m.parse_args(parser, RESULTS, argv)
+
+
+def load_corpora(sizes: list[str], seed: int) -> dict[str, dict]:
+    """size -> the text corpus file (made if missing) and its bytes, records and line lengths."""
+    corpora: dict[str, dict] = {}
+    for size in dict.fromkeys(sizes):
+        path = ensure_corpus(size, "text", seed)
+        info = m.read_meta(path)
+        corpora[size] = {"path": str(path.relative_to(REPO)), "bytes": info["bytes"], "records": info["records"],
+                         "line_bytes": info.get("line_bytes")}
+    return corpora
+
+
+def run_rounds(size: str, corpus: dict, tools_: list[Tool], rounds: int, args: argparse.Namespace) -> list[dict]:
+    """Every round of ``tools_`` on one corpus, taking turns in a rotating order (sort -R only in the first rounds)."""
+    runs = []
+    src = REPO / corpus["path"]
+    for r in range(rounds):
+        for tool in m.rotate(tools_, r):
+            if tool.key == "sort-R" and r >= args.slow_rounds:
+                continue
+            result = measure(tool, src, corpus, args.timer, not args.no_verify)
+            result.update({"input": size, "tool": tool.key, "name": tool.name, "round": r + 1})
+            runs.append(result)
+            print(f"{size:<5} round {r + 1}  {tool.name:<36} wall {result['wall']:7.2f}s  "
+                  f"user {result['user']:6.2f}s sys {result['sys']:6.2f}s  peak {result['peak_rss_mb']:7.1f} MB  "
+                  f"temp {result['peak_temp_mb']:6.0f} MB  other load {result['other_load_cores']:.2f} cores",
+                  flush=True)
+    return runs
+
+
+def summarize_all(runs: list[dict], corpora: dict[str, dict], all_tools: list[Tool]) -> dict[str, dict]:
+    """size -> tool key -> its summary (with its wall relative to ck-ext), for every pair that ran."""
+    summary: dict[str, dict] = {}
+    for size, corpus in corpora.items():
+        for tool in all_tools:
+            mine = [r for r in runs if r["input"] == size and r["tool"] == tool.key]
+            if mine:
+                s = summarize(mine, corpus["bytes"])
+                s.update({"name": tool.name, "corpuskit_mem": tool.corpuskit_mem})
+                summary.setdefault(size, {})[tool.key] = s
+        base = summary.get(size, {}).get("ck-ext")
+        for s in summary.get(size, {}).values():
+            if base:
+                s["wall_ratio_to_ck_ext"] = m.ratio(s["wall_median"], base["wall_median"])
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs the benchmark; prints the table and the claims and writes the results JSON."""
+    args = parse_args(argv)
     big = size_label(parse_size(args.size))
     scale = [size_label(parse_size(s)) for s in args.scale.split(",") if s.strip()]
     WORK.mkdir(parents=True, exist_ok=True)
@@ -419,13 +416,7 @@ def main(argv: list[str] | None = None) -> None:
         print("note: no terashuf on PATH: it is not measured; GNU shuf and sort -R are reported instead",
               file=sys.stderr)
 
-    corpora: dict[str, dict] = {}
-    for size in dict.fromkeys([big] + scale):
-        path = ensure_corpus(size, "text", args.seed)
-        with open(f"{path}.meta.json") as f:
-            info = json.load(f)
-        corpora[size] = {"path": str(path.relative_to(REPO)), "bytes": info["bytes"], "records": info["records"],
-                         "line_bytes": info.get("line_bytes")}
+    corpora = load_corpora([big] + scale, args.seed)
 
     # (size, tool, rounds) in the order they run: the main comparison, then the scale runs not already done
     jobs: list[tuple[str, list[Tool], int]] = [(big, chosen, args.repeat)]
@@ -434,74 +425,37 @@ def main(argv: list[str] | None = None) -> None:
         if size != big or ext not in chosen:
             jobs.append((size, [ext], args.scale_repeat))
 
-    started = time.time()
-    load_before = os.getloadavg()
-    machine_before = bench_cat.machine()
+    session = m.Session.begin("shuffle", args.timer, argv, WORK)
     plans = {}
     runs: list[dict] = []
     for size, tools_, rounds in jobs:
         corpus = corpora[size]
-        src = REPO / corpus["path"]
         for tool in tools_:
             if tool.corpuskit_mem:
-                plans[f"{size}/{tool.key}"] = plan_of(tool, src)
-        for r in range(rounds):
-            order = tools_[r % len(tools_):] + tools_[: r % len(tools_)]
-            for tool in order:
-                if tool.key == "sort-R" and r >= args.slow_rounds:
-                    continue
-                result = measure(tool, src, corpus, timer, not args.no_verify)
-                result.update({"input": size, "tool": tool.key, "name": tool.name, "round": r + 1})
-                runs.append(result)
-                print(f"{size:<5} round {r + 1}  {tool.name:<36} wall {result['wall']:7.2f}s  "
-                      f"user {result['user']:6.2f}s sys {result['sys']:6.2f}s  peak {result['peak_rss_mb']:7.1f} MB  "
-                      f"temp {result['peak_temp_mb']:6.0f} MB  other load {result['other_load_cores']:.2f} cores",
-                      flush=True)
+                plans[f"{size}/{tool.key}"] = plan_of(tool, REPO / corpus["path"])
+        runs += run_rounds(size, corpus, tools_, rounds, args)
 
-    summary: dict[str, dict] = {}
-    for size, corpus in corpora.items():
-        for tool in all_tools:
-            mine = [r for r in runs if r["input"] == size and r["tool"] == tool.key]
-            if mine:
-                s = summarize(mine, corpus["bytes"])
-                s.update({"name": tool.name, "corpuskit_mem": tool.corpuskit_mem})
-                summary.setdefault(size, {})[tool.key] = s
-        base = summary.get(size, {}).get("ck-ext")
-        for s in summary.get(size, {}).values():
-            if base:
-                s["wall_ratio_to_ck_ext"] = ratio(s["wall_median"], base["wall_median"])
+    summary = summarize_all(runs, corpora, all_tools)
     verdicts = claims(summary, big, scale, args.mem, plans)
 
-    print()
-    print_table(summary)
-    print()
-    for c in verdicts:
-        print(f"- {c['claim']}: {c['ratio']} = {c['median_ratio']} (best-of {c['best_ratio']}, "
-              f"target {c['target']}): {c['verdict'].upper()}")
+    m.print_report(TABLE_HEADER, summary, table_row, verdicts, CLAIM_LINE)
 
-    result = {
-        "benchmark": "shuffle", "date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "seconds": round(time.time() - started, 1), "timer": timer,
-        "command": " ".join(["python -m benchmarks.bench_shuffle", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": machine_before, "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+    result = session.header()
+    result.update({
         "locale": {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE")},
         "versions": {"shuf": _version(["shuf", "--version"]), "sort": _version(["sort", "--version"])},
         "terashuf": shutil.which("terashuf") or "not on PATH: not measured",
         "corpora": corpora, "input_fingerprints": _FINGERPRINTS, "plans": plans,
         "tools": {t.key: {"name": t.name, "argv": t.argv, "env": t.env} for t in all_tools},
         "summary": summary, "claims": verdicts, "runs": runs,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    print(f"\nwrote {out}")
+    })
+    m.write_json(Path(args.out), result)
 
 
 def _version(cmd: list[str]) -> str:
+    """The first line of ``cmd``'s output (``?`` if it gives none)."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.splitlines()[0]
     except (OSError, IndexError):
         return "?"
 
