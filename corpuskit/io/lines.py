@@ -37,8 +37,7 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | 
     ring: list[np.ndarray] = [np.empty(0, dtype=np.uint8)] * reuse
     while True:
         if max_line is not None and len(rest) > max_line:
-            raise InputError(f"a line longer than {max_line:,} bytes, the most this run can hold "
-                             "(a quarter of --mem: give more)", path, lines_before)
+            raise line_too_long(max_line, path, lines_before)
         buf = _buffer(len(rest) + size + 1, ring) if reuse else np.empty(len(rest) + size + 1, dtype=np.uint8)
         buf[: len(rest)] = rest
         got = read_full(stream, memoryview(buf)[len(rest) : len(rest) + size])
@@ -60,6 +59,19 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | 
         if max_line is not None:
             lines_before += count_lines(buf[: cut + 1])
         yield buf[: cut + 1]
+
+
+def line_too_long(limit: int, path: str | None, line: int | None) -> InputError:
+    """The error for a line over a run's limit (the shuffle's is a quarter of --mem)."""
+    return InputError(f"a line longer than {limit:,} bytes, the most this run can hold "
+                      "(a quarter of --mem: give more)", path, line)
+
+
+def first_too_long(offsets: np.ndarray, limit: int) -> int | None:
+    """Index of the first line (offsets as from :func:`line_offsets`) longer than ``limit`` bytes."""
+    sizes = np.diff(offsets) - 1
+    over = np.flatnonzero(sizes > limit)
+    return int(over[0]) if len(over) else None
 
 
 def _buffer(nbytes: int, ring: list[np.ndarray]) -> np.ndarray:

@@ -14,16 +14,15 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from corpuskit.errors import InputError
 from corpuskit.io.count import count_lines_in_file
 from corpuskit.io.paths import FileSpec, size_of
+from corpuskit.io.lines import first_too_long, line_offsets, line_too_long, lines_array
 from corpuskit.io.streams import read_full
 from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
 from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
-from corpuskit.shuffle.lines import (bucket_cost, gather, line_offsets, lines_array, offsets_of, scatter,
-                                     terminated_blocks)
+from corpuskit.shuffle.lines import bucket_cost, gather, offsets_of, scatter, terminated_blocks
 from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import Plan
 from corpuskit.shuffle.spill import Spill
@@ -76,7 +75,8 @@ class LineShuffle:
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
             data = read_all(self.specs, pbar.update)
         offsets = line_offsets(data)
-        _refuse_longer_than(offsets, self._max_record(), self.specs)
+        if (long := first_too_long(offsets, self._max_record())) is not None:
+            raise line_too_long(self._max_record(), *_locate(self.specs, long))
         if fingerprint is not None:
             fingerprint.add_lines(data, offsets)
         self.records = len(offsets) - 1
@@ -97,7 +97,7 @@ class LineShuffle:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(spill.path)
             with bar(self.progress, self.plan.input_bytes, "scatter") as pbar:
-                blocks = ((b, None) for b, _, _ in terminated_blocks(
+                blocks = ((block, None, offsets) for block, offsets in terminated_blocks(
                     self.specs, self.plan.block_size, self._max_record(), pbar.update))
                 self.records = scatter(blocks, spill, self.seed, self.plan.bits,
                                        on_lines=fingerprint.add_lines if fingerprint is not None else None)
@@ -160,15 +160,6 @@ class LineShuffle:
                 shutil.rmtree(area, ignore_errors=True)
             else:
                 self.log(f"kept the finished scatter in {area}; run again with --resume to continue")
-
-
-def _refuse_longer_than(offsets: np.ndarray, limit: int, specs: list[FileSpec]) -> None:
-    """The in-memory path holds the same line-length limit as the external one."""
-    sizes = np.diff(offsets) - 1
-    if len(sizes) and int(sizes.max()) > limit:
-        index = int(np.argmax(sizes > limit))
-        raise InputError(f"a line longer than {limit:,} bytes, the most this run can hold "
-                         "(a quarter of --mem: give more)", *_locate(specs, index))
 
 
 def _locate(specs: list[FileSpec], index: int) -> tuple[str, int]:

@@ -13,8 +13,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pyarrow as pa
 
-from corpuskit.errors import InputError
-from corpuskit.io.lines import count_lines, iter_blocks, line_offsets, lines_array
+from corpuskit.io.lines import first_too_long, iter_blocks, line_offsets, line_too_long, lines_array
 from corpuskit.io.paths import FileSpec
 from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.shuffle.keys import bucket_of, record_keys
@@ -28,8 +27,13 @@ BLOCKS_IN_FLIGHT = 6
 
 
 def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
-                      on_bytes: Callable[[int], None]) -> Iterator[tuple[bytearray, str, int]]:
-    """(block, file, first line) for every block of every file; each block ends with ``\\n``."""
+                      on_bytes: Callable[[int], None]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(block, line offsets) for every block of every file; each block ends with ``\\n``.
+
+    The newlines are found once, here; a line over ``max_record`` bytes is an error
+    naming its file and line (``iter_blocks`` catches one still growing, this one
+    that ends in the read that grew the block).
+    """
     for spec in specs:
         raw = open_raw(spec)
         stream = decompressing(raw, spec)
@@ -38,47 +42,32 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
             blocks = iter_blocks(stream, block_size, max_line=max_record, path=spec.path, terminate=True,
                                  reuse=BLOCKS_IN_FLIGHT)
             for block in blocks:
-                if len(block) > max_record + 1:
-                    _refuse_long_lines(block, max_record, spec.path, line)
+                offsets = line_offsets(block)
+                if len(block) > max_record + 1 and (long := first_too_long(offsets, max_record)) is not None:
+                    raise line_too_long(max_record, spec.path, line + long)
                 if not spec.is_stdio:
                     now = raw.tell()
                     on_bytes(now - position)
                     position = now
-                yield block, spec.path, line
-                line += count_lines(block)
+                yield block, offsets
+                line += len(offsets) - 1
         finally:
             if not spec.is_stdio:
                 stream.close()
-
-
-def _refuse_long_lines(block: np.ndarray, max_record: int, path: str, first_line: int) -> None:
-    """A line of more than ``max_record`` bytes is an error naming it.
-
-    ``iter_blocks`` notices such a line only while it is still incomplete, so one
-    that ends in the read that grew the block (up to about twice the limit) gets
-    here; only a block longer than the limit can hold one, so this costs nothing
-    on ordinary blocks.
-    """
-    lengths = np.diff(line_offsets(block)) - 1
-    longest = int(np.argmax(lengths))
-    if lengths[longest] > max_record:
-        raise InputError(f"a line longer than {max_record:,} bytes, the most this run can hold "
-                         "(a quarter of --mem: give more)", path, first_line + longest)
 
 
 def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: int = 0,
             on_lines: Callable[[bytearray, np.ndarray], None] | None = None) -> int:
     """Sends every line of ``blocks`` to its bucket in ``spill``; returns the number of lines.
 
-    A block is (bytes, None), or (bytes, keys, offsets) when a bucket is split again;
-    otherwise keys come from (seed, line number). Compression and writing run in a
-    second thread while the next block is partitioned.
+    A block is (bytes, keys, line offsets); keys are None except when a bucket is
+    split again, and then come from (seed, line number). Compression and writing run
+    in a second thread while the next block is partitioned.
     """
     count = 0
     with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
         pending: Future | None = None
-        for block, keys, *known in prefetch(iter(blocks)):
-            offsets = known[0] if known else line_offsets(block)
+        for block, keys, offsets in prefetch(iter(blocks)):
             n = len(offsets) - 1
             if on_lines is not None:
                 on_lines(block, offsets)
