@@ -13,9 +13,11 @@ from corpuskit.pipeline import Context, Pipeline, Stage
 from corpuskit.shuffle import fingerprint, shuffle
 from corpuskit.stages import filter, map, map_batches
 from corpuskit.stats import Counters, RunStats
+from corpuskit.tokenize import Vocab, build_vocab, load_vocab, tokenize
 from corpuskit.version import __version__
 
 __all__ = [
     "Context", "CorpusError", "Counters", "InputError", "OutputError", "Pipeline", "RunStats", "Stage",
-    "__version__", "count", "filter", "fingerprint", "map", "map_batches", "read", "shuffle", "write",
+    "Vocab", "__version__", "build_vocab", "count", "filter", "fingerprint", "load_vocab", "map", "map_batches",
+    "read", "shuffle", "tokenize", "write",
 ]

@@ -214,5 +214,114 @@ def verify(paths: tuple[str, ...], in_format: str | None, field: str | None, rec
         sys.exit(3)
 
 
+def tokenizer_options(fn: Callable) -> Callable:
+    """How text becomes tokens: shared by ``tokenize`` and ``vocab``."""
+    options = [
+        click.option("--mode", type=click.Choice(["accurate", "search", "full"]), default="accurate",
+                     show_default=True, help="jieba: accurate, search-engine or full segmentation."),
+        click.option("--hmm/--no-hmm", default=True, show_default=True, help="jieba: guess unknown words with the HMM."),
+        click.option("--user-dict", type=click.Path(), help="jieba: a user dictionary ('word [freq] [tag]' lines)."),
+        click.option("--engine", type=click.Choice(["jieba", "rjieba"]), default="jieba", show_default=True,
+                     help="jieba's Python code, or rjieba (Rust, ~10x faster, nearly always the same tokens)."),
+        click.option("--keep-ascii", is_flag=True, help="char: keep runs of ASCII letters and digits as one token."),
+        click.option("--drop-space", is_flag=True, help="Leave out tokens that are only whitespace."),
+        click.option("--errors", type=click.Choice(["strict", "replace"]), default="strict", show_default=True,
+                     help="Invalid UTF-8 stops the run (strict) or becomes U+FFFD (replace)."),
+        click.option("--workers", "-j", type=int, default=1, show_default=True,
+                     help="Tokenizer processes (0: one per core); the output is the same for any number."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _tokenize_options(opts: dict) -> dict:
+    return {name: opts.pop(name) for name in
+            ("mode", "hmm", "user_dict", "engine", "keep_ascii", "drop_space", "errors", "workers")}
+
+
+@main.command(name="tokenize")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="A file, '-' for stdout, or a folder for shards.")
+@click.option("--tokenizer", "-t", default="jieba", show_default=True,
+              help="jieba, char, whitespace, or hf:PATH/tokenizer.json.")
+@tokenizer_options
+@click.option("--vocab", type=click.Path(), help="Write token ids from this vocabulary (token<TAB>count lines).")
+@click.option("--unk", default="[UNK]", show_default=True, help="The vocabulary's token for unknown tokens.")
+@click.option("--ids", is_flag=True, help="hf: write the tokenizer's own ids.")
+@click.option("--column", help="Name of the added column (default: tokens, or ids).")
+@click.option("--sep", default=" ", show_default=True, help="Separator between tokens in text output.")
+@io_options
+@common
+def tokenize_command(inputs: tuple[str, ...], output: str, tokenizer: str, vocab: str | None, unk: str, ids: bool,
+                     column: str | None, sep: str, progress: bool | None, quiet: bool, **opts: Any) -> None:
+    """Tokenize the text of INPUTS: a tokens column, or tokens joined by --sep in text output.
+
+    \b
+    corpuskit tokenize raw.txt -o tok.txt --tokenizer char
+    corpuskit tokenize 'raw/*.jsonl.zst' -o tok/ --tokenizer jieba --workers 2 --shards 16
+    corpuskit tokenize raw.txt -o ids.txt --tokenizer jieba --vocab vocab.txt
+    """
+    from corpuskit.io.reader import read
+    from corpuskit.tokenize import tokenize
+
+    stage = tokenize(tokenizer, vocab=vocab, unk=unk, ids=ids, field=opts["field"], column=column, sep=sep,
+                     **_tokenize_options(opts))
+    pipe = read(list(inputs), format=opts["in_format"], field=opts["field"], on_error=opts["on_error"])
+    if not quiet:
+        click.echo(f"plan: {stage.name.removeprefix('tokenize:')} with {stage.settings['workers']} worker "
+                   f"process(es) over {len(pipe.source.specs)} input(s) of {_size(pipe.source.total_bytes())}"
+                   f", writing {stage.settings['column']}", err=True)
+    stats = (pipe | stage | writer_from(output, {**opts, "field": None})).run(progress=progress,
+                                                                             command=command_line())
+    if not quiet:
+        click.echo(stats.summary(), err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="The vocabulary file: token<TAB>count lines.")
+@click.option("--tokenizer", "-t", help="Tokenize raw text on the way (default: inputs hold tokens already).")
+@tokenizer_options
+@click.option("--min-count", type=int, default=1, show_default=True, help="Keep tokens seen at least this often.")
+@click.option("--max-size", type=int, help="At most this many entries, special tokens included.")
+@click.option("--special", "specials", multiple=True,
+              help="A reserved token, first in the file (repeatable; default: [PAD] [UNK]).")
+@click.option("--no-specials", is_flag=True, help="No reserved tokens.")
+@click.option("--sep", default=" ", show_default=True, help="Separator between tokens in text inputs.")
+@click.option("--in-format", type=FORMAT, help="Read inputs as this format (default: by extension).")
+@click.option("--field", help="The field holding tokens (a list) or text (JSONL, Parquet).")
+@click.option("--force", "-f", is_flag=True, help="Replace an existing output.")
+@common
+def vocab(inputs: tuple[str, ...], output: str, tokenizer: str | None, min_count: int, max_size: int | None,
+          specials: tuple[str, ...], no_specials: bool, sep: str, in_format: str | None, field: str | None,
+          force: bool, progress: bool | None, quiet: bool, **opts: Any) -> None:
+    """Count the tokens of INPUTS and write the vocabulary: specials first, then by count.
+
+    \b
+    corpuskit vocab tok/ -o vocab.txt --min-count 5 --max-size 50000
+    corpuskit vocab raw.txt -o vocab.txt --tokenizer jieba --workers 2
+    """
+    from corpuskit.tokenize import SPECIALS, build_vocab
+
+    tokenize_options = _tokenize_options(opts)
+    if tokenizer is None:
+        tokenize_options = {}
+    result = build_vocab(list(inputs), output, field=field, format=in_format, tokenizer=tokenizer, sep=sep,
+                         min_count=min_count, max_size=max_size,
+                         specials=() if no_specials else (specials or SPECIALS), force=force,
+                         progress=progress, command=command_line(), **tokenize_options)
+    if not quiet:
+        left_out = f"; {result.skipped:,} tokens with tabs or line breaks left out" if result.skipped else ""
+        click.echo(f"{output}: {len(result):,} entries, {sum(result.counts):,} occurrences kept{left_out}",
+                   err=True)
+
+
+def _size(n: int | None) -> str:
+    from corpuskit.units import format_size
+
+    return "unknown size (stdin)" if n is None else format_size(n)
+
+
 if __name__ == "__main__":
     main()

@@ -406,3 +406,12 @@ def _avalanche(h: U64, tmp: U64) -> None:
         h *= prime
     np.right_shift(h, _SHIFT[32], out=tmp)
     h ^= tmp
+
+
+def file_digest(path: str) -> str:
+    """XXH64 of a whole file, in hex: how manifests and tries name the files they depend on."""
+    hasher = xxhash.xxh64()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()

@@ -20,6 +20,8 @@ _FIELD = b"corpuskit.field"
 _SOURCE = b"corpuskit.source"
 _LINE = b"corpuskit.line"
 _TERMINATED = b"corpuskit.terminated"
+_TOKENS = b"corpuskit.tokens"
+_SEP = b"corpuskit.sep"
 
 
 def lines_batch(lines: pa.Array, field: str = TEXT, source: str | None = None,
@@ -41,6 +43,44 @@ def terminated_batch(lines: pa.Array, field: str = TEXT) -> pa.RecordBatch:
 
 def is_terminated(batch: pa.RecordBatch) -> bool:
     return (batch.schema.metadata or {}).get(_TERMINATED) == b"1"
+
+
+def unterminated(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with its lines' trailing ``\\n`` removed, as every stage but a writer wants them."""
+    if not is_terminated(batch):
+        return batch
+    meta = {k: v for k, v in batch.schema.metadata.items() if k != _TERMINATED}
+    name = batch.schema.names[0]
+    return pa.RecordBatch.from_arrays([text_values(batch)], names=[name]).replace_schema_metadata(meta)
+
+
+def with_tokens(batch: pa.RecordBatch, column: str, sep: str) -> pa.RecordBatch:
+    """``batch`` marked as carrying tokens in ``column``: a text writer joins them with ``sep``."""
+    meta = dict(batch.schema.metadata or {})
+    meta[_TOKENS] = column.encode()
+    meta[_SEP] = sep.encode()
+    return batch.replace_schema_metadata(meta)
+
+
+def tokens_column(batch: pa.RecordBatch) -> tuple[str, str] | None:
+    """The column holding the batch's tokens and their separator, if a tokenize stage made them."""
+    meta = batch.schema.metadata or {}
+    column = meta.get(_TOKENS)
+    if column is None or column.decode() not in batch.schema.names:
+        return None
+    return column.decode(), meta.get(_SEP, b" ").decode()
+
+
+def line_values(batch: pa.RecordBatch, field: str | None = None) -> pa.Array:
+    """What a text writer stores per record: the tokens joined by their separator, else the text."""
+    tokens = tokens_column(batch)
+    if tokens is None or field not in (None, tokens[0]):
+        return text_values(batch, field)
+    column, sep = tokens
+    lists = batch.column(column)
+    if not pa.types.is_string(lists.type.value_type) and not pa.types.is_large_string(lists.type.value_type):
+        lists = lists.cast(pa.list_(pa.string()))
+    return pc.binary_join(lists, sep).cast(pa.large_binary())
 
 
 def tag(batch: pa.RecordBatch, field: str | None = None, source: str | None = None,

@@ -18,16 +18,24 @@ class Counters:
     records_out: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    noted: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+    def note(self, what: str, n: int = 1) -> None:
+        """Counts records that went through but are worth a mention (e.g. text repaired)."""
+        self.noted[what] = self.noted.get(what, 0) + n
 
     def __add__(self, other: "Counters") -> "Counters":
         dropped = dict(self.dropped)
         for reason, n in other.dropped.items():
             dropped[reason] = dropped.get(reason, 0) + n
+        noted = dict(self.noted)
+        for what, n in other.noted.items():
+            noted[what] = noted.get(what, 0) + n
         return Counters(self.name, self.records_in + other.records_in,
-                        self.records_out + other.records_out, dropped, self.seconds + other.seconds)
+                        self.records_out + other.records_out, dropped, self.seconds + other.seconds, noted)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -38,6 +46,8 @@ class Counters:
         text = f"{self.name}: {self.records_in:,} in, {self.records_out:,} out"
         if self.dropped:
             text += ", dropped " + ", ".join(f"{n:,} {why}" for why, n in sorted(self.dropped.items()))
+        if self.noted:
+            text += ", " + ", ".join(f"{n:,} {what}" for what, n in sorted(self.noted.items()))
         return text + f", {self.seconds:.2f}s"
 
 

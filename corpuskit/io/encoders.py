@@ -13,7 +13,7 @@ from corpuskit.errors import InputError, OutputError
 from corpuskit.io import jsonl
 from corpuskit.io.lines import join_lines
 from corpuskit.io.streams import compressing
-from corpuskit.records import is_terminated, text_values, untagged
+from corpuskit.records import is_terminated, line_values, untagged
 from corpuskit.threads import WriteBehind
 
 
@@ -89,7 +89,7 @@ class Encoder:
         if is_terminated(batch) and self.format in ("text", "jsonl"):
             self._write_terminated(batch)
         elif self.format == "text":
-            body = join_lines(text_values(batch, self.field))
+            body = join_lines(line_values(batch, self.field))
             self._stream.write(body)
             self._stream.write(b"\n")
             self.payload += body.size + 1

@@ -18,7 +18,7 @@ from corpuskit.errors import CorpusError, OutputError
 from corpuskit.io.atomic import atomic_dir, atomic_file
 from corpuskit.io.encoders import Encoder, HashingFile
 from corpuskit.io.paths import COMPRESSIONS, FORMATS, STDIO, detect, extension, format_from_name
-from corpuskit.records import is_lines, is_terminated, text_values
+from corpuskit.records import is_lines, is_terminated, line_values
 from corpuskit.units import parse_size
 
 MANIFEST = "manifest.json"
@@ -290,7 +290,7 @@ def _record_sizes(batch: pa.RecordBatch, format: str, field: str | None) -> np.n
         return np.diff(np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
                                      offset=values.offset * 8))
     if format == "text" or is_lines(batch):
-        values = text_values(batch, field)
+        values = line_values(batch, field)
         offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
                                 offset=values.offset * 8)
         return np.diff(offsets) + 1
