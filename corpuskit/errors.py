@@ -21,6 +21,7 @@ class InputError(CorpusError):
         self.path = path
         self.line = line
         self.reason = message
+        self.snippet = snippet
         where = path or "<input>"
         if line is not None:
             where = f"{where}:{line}"
@@ -28,6 +29,9 @@ class InputError(CorpusError):
         if snippet is not None:
             text += f": {_preview(snippet)}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.reason, self.path, self.line, self.snippet)
 
 
 class OutputError(CorpusError):

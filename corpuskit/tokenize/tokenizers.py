@@ -128,7 +128,8 @@ def _load_jieba(spec: TokenizerSpec) -> Segmenter:
     if spec.engine == "rjieba":
         import rjieba
 
-        engine = rjieba.Jieba()
+        engine = getattr(rjieba, "_DEFAULT_JIEBA", None) if spec.user_dict is None else None
+        engine = engine or rjieba.Jieba()
         if spec.user_dict is not None:
             for word, freq, tag in _user_dict_entries(spec.user_dict):
                 engine.add_word(word, freq, tag)
