@@ -269,9 +269,10 @@ def tokenize_command(inputs: tuple[str, ...], output: str, tokenizer: str, vocab
                      **_tokenize_options(opts))
     pipe = read(list(inputs), format=opts["in_format"], field=opts["field"], on_error=opts["on_error"])
     if not quiet:
-        click.echo(f"plan: {stage.name.removeprefix('tokenize:')} with {stage.settings['workers']} worker "
-                   f"process(es) over {len(pipe.source.specs)} input(s) of {_size(pipe.source.total_bytes())}"
-                   f", writing {stage.settings['column']}", err=True)
+        workers = stage.settings["workers"]
+        where = "in this process" if workers == 1 else f"in {workers} worker processes"
+        click.echo(f"plan: {stage.name.removeprefix('tokenize:')} {where}, {len(pipe.source.specs)} input file(s), "
+                   f"{_size(pipe.source.total_bytes())}, adding column {stage.settings['column']!r}", err=True)
     stats = (pipe | stage | writer_from(output, {**opts, "field": None})).run(progress=progress,
                                                                              command=command_line())
     if not quiet:
@@ -307,6 +308,10 @@ def vocab(inputs: tuple[str, ...], output: str, tokenizer: str | None, min_count
     tokenize_options = _tokenize_options(opts)
     if tokenizer is None:
         tokenize_options = {}
+    if not quiet:
+        how = f"tokenized by {tokenizer}" if tokenizer else f"split at {sep!r} (or their tokens column)"
+        click.echo(f"plan: count the tokens of {len(inputs)} input argument(s), {how}; keep those seen "
+                   f"{min_count}+ times" + (f", at most {max_size:,} entries" if max_size else ""), err=True)
     result = build_vocab(list(inputs), output, field=field, format=in_format, tokenizer=tokenizer, sep=sep,
                          min_count=min_count, max_size=max_size,
                          specials=() if no_specials else (specials or SPECIALS), force=force,

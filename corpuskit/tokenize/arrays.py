@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import chain
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -51,6 +52,27 @@ def decode(values: pa.Array, errors: str = "strict") -> tuple[pa.Array, int]:
             texts.append(raw.decode("utf-8", errors="replace"))
             replaced += 1
     return pa.array(texts, type=pa.large_string()), replaced
+
+
+def pieces(values: pa.Array, size: int) -> Iterator[tuple[int, pa.Array]]:
+    """``values`` (strings or bytes, no nulls) cut into runs of about ``size`` bytes: (first index, run).
+
+    Each run owns only its own bytes, so sending it to a worker sends no more than that.
+    """
+    if len(values) == 0:
+        yield 0, values
+        return
+    width = np.int64 if pa.types.is_large_binary(values.type) or pa.types.is_large_string(values.type) else np.int32
+    offsets = np.frombuffer(values.buffers()[1], dtype=width, count=len(values) + 1,
+                            offset=values.offset * width().itemsize).astype(np.int64)
+    cuts = np.searchsorted(offsets, np.arange(offsets[0] + size, offsets[-1], size), side="left")
+    bounds = np.unique(np.concatenate(([0], cuts, [len(values)])))
+    data = values.buffers()[2]
+    for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        base, end = int(offsets[start]), int(offsets[stop])
+        rebased = pa.py_buffer((offsets[start:stop + 1] - base).astype(width))
+        body = data.slice(base, end - base) if data is not None else pa.py_buffer(b"")
+        yield start, pa.Array.from_buffers(values.type, stop - start, [None, rebased, body])
 
 
 def from_token_lists(lists: list[list[str]]) -> pa.ListArray:

@@ -12,12 +12,14 @@ import pyarrow as pa
 from corpuskit.errors import CorpusError
 from corpuskit.pipeline import Context, Stage
 from corpuskit.records import text_values, unterminated, with_tokens
-from corpuskit.tokenize.arrays import BadText, decode, drop_space, to_ids
+from corpuskit.tokenize.arrays import BadText, decode, drop_space, pieces, to_ids
 from corpuskit.tokenize.tokenizers import Segmenter, TokenizerSpec, tokenizer_spec
 from corpuskit.tokenize.vocab import Vocab, as_vocab
 from corpuskit.tokenize.workers import ordered_map
 
 ERRORS = ("strict", "replace")
+PIECE_BYTES = 256 * 1024
+"""Text per item of work: small enough to share a batch among workers, large enough that IPC costs little."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def tokenize(tokenizer: str = "jieba", *, mode: str = "accurate", hmm: bool = Tr
     column = column or ("ids" if loaded is not None or ids else "tokens")
 
     def tokenize_batches(batches: Iterator[pa.RecordBatch], ctx: Context) -> Iterator[pa.RecordBatch]:
-        waiting: deque[pa.RecordBatch] = deque()
+        waiting: deque[tuple[pa.RecordBatch, int, bool]] = deque()
 
         def texts() -> Iterator[pa.Array]:
             for batch in batches:
@@ -70,10 +72,13 @@ def tokenize(tokenizer: str = "jieba", *, mode: str = "accurate", hmm: bool = Tr
                 if column in batch.schema.names:
                     raise CorpusError(f"records already have a field {column!r}; name the output column "
                                       "another way (column=... / --column)")
-                waiting.append(batch)
-                yield text_values(batch, field)
+                runs = list(pieces(text_values(batch, field), PIECE_BYTES))
+                for n, (start, run) in enumerate(runs):
+                    waiting.append((batch, start, n == len(runs) - 1))
+                    yield run
 
         results = ordered_map(_tokenize, _setup, (settings,), texts(), workers)
+        done: list[pa.ListArray] = []
         try:
             while True:
                 try:
@@ -81,11 +86,16 @@ def tokenize(tokenizer: str = "jieba", *, mode: str = "accurate", hmm: bool = Tr
                 except StopIteration:
                     return
                 except BadText as exc:
-                    raise exc.located(waiting[0]) from None
-                batch = waiting.popleft()
+                    batch, start, _ = waiting[0]
+                    raise BadText(start + exc.index, exc.snippet).located(batch) from None
+                batch, _, last = waiting.popleft()
+                done.append(lists)
                 if replaced:
                     ctx.counters.note("utf8_replaced", replaced)
-                yield with_tokens(batch.append_column(column, lists), column, sep)
+                if last:
+                    tokens = done[0] if len(done) == 1 else pa.concat_arrays(done)
+                    done = []
+                    yield with_tokens(batch.append_column(column, tokens), column, sep)
         finally:
             results.close()
 

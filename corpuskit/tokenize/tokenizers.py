@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.hashing import file_digest
-from corpuskit.tokenize.arrays import char_tokens, drop_empty, from_token_lists
+from corpuskit.tokenize.arrays import char_tokens, from_token_lists
 
 NAMES = ("jieba", "char", "whitespace", "hf:PATH")
 JIEBA_MODES = ("accurate", "search", "full")
@@ -120,8 +120,12 @@ class Segmenter:
 
 
 def whitespace_tokens(texts: pa.Array) -> pa.ListArray:
-    """Tokens between runs of Unicode whitespace, as ``str.split()`` gives them."""
-    return drop_empty(pc.utf8_split_whitespace(texts))
+    """Tokens between runs of whitespace, exactly as ``str.split()`` gives them.
+
+    Not Arrow's ``utf8_split_whitespace``: in pyarrow 26 it gives different tokens from
+    run to run on text with U+3000 (the ideographic space).
+    """
+    return from_token_lists([text.split() for text in texts.to_pylist()])
 
 
 def _load_jieba(spec: TokenizerSpec) -> Segmenter:
@@ -208,16 +212,13 @@ def _load_hf(path: str) -> Segmenter:
 
     tokenizer = Tokenizer.from_file(path)
 
-    def encode(texts: pa.Array) -> list:
-        return tokenizer.encode_batch_fast(texts.to_pylist(), add_special_tokens=False) \
-            if hasattr(tokenizer, "encode_batch_fast") else \
-            tokenizer.encode_batch(texts.to_pylist(), add_special_tokens=False)
-
     def tokens(texts: pa.Array) -> pa.ListArray:
-        return from_token_lists([e.tokens for e in encode(texts)])
+        encodings = tokenizer.encode_batch(texts.to_pylist(), add_special_tokens=False)
+        return from_token_lists([e.tokens for e in encodings])
 
     def ids(texts: pa.Array) -> pa.ListArray:
-        lists = [e.ids for e in encode(texts)]
+        encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
+        lists = [e.ids for e in encode(texts.to_pylist(), add_special_tokens=False)]
         return pa.array(lists, type=pa.list_(pa.int32()))
 
     return Segmenter(tokens, ids)

@@ -140,7 +140,8 @@ def load_vocab(path: str | os.PathLike) -> Vocab:
         token, tab, count = text.partition("\t")
         if not token:
             raise InputError("empty token in the vocabulary", path, number, text)
-        if tab and not count.strip().isdigit():
+        count = count.strip()
+        if tab and not (count.isascii() and count.isdigit()):
             raise InputError("expected 'token<TAB>count' with a whole number count", path, number, text)
         if token in seen:
             raise InputError(f"token {token!r} is already on line {seen[token]}", path, number)
@@ -171,7 +172,8 @@ def vocab_from_counts(counts: dict[str, int], min_count: int = 1, max_size: int 
     """The specials, then every token seen ``min_count`` times or more, most frequent first.
 
     ``max_size`` bounds the whole vocabulary, specials included. Tokens holding a
-    tab or a line break cannot be saved one per line; they are left out and counted.
+    tab or a line break, and the empty token, cannot be saved one per line; they are
+    left out and counted in ``skipped``.
     """
     if min_count < 1:
         raise CorpusError(f"min_count must be at least 1, not {min_count}")
@@ -182,7 +184,7 @@ def vocab_from_counts(counts: dict[str, int], min_count: int = 1, max_size: int 
         if not special or any(c in special for c in _UNSAVABLE):
             raise CorpusError(f"special token {special!r} must be non-empty, without tabs or line breaks")
     taken = set(specials)
-    savable = [(t, n) for t, n in counts.items() if not any(c in t for c in _UNSAVABLE)]
+    savable = [(t, n) for t, n in counts.items() if t and not any(c in t for c in _UNSAVABLE)]
     ranked = sorted(((t, n) for t, n in savable if n >= min_count and t not in taken), key=lambda x: (-x[1], x[0]))
     if max_size is not None:
         ranked = ranked[:max_size - len(specials)]
