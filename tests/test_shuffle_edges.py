@@ -3,6 +3,7 @@ and a line too long for --mem."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import importlib
 import io
@@ -23,6 +24,7 @@ from corpuskit.shuffle import shuffle
 
 shuffle_module = importlib.import_module("corpuskit.shuffle")  # the attribute corpuskit.shuffle is the function
 files_module = importlib.import_module("corpuskit.shuffle.files")
+shuffle_lines_module = importlib.import_module("corpuskit.shuffle.lines")
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
 # --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.
@@ -140,6 +142,57 @@ def test_any_bytes_any_layout(fresh, lines, final_newline, buckets, block_size):
         shuffle(folder / "in.txt", folder / "out.txt", mem=MEM, seed=SEED, buckets=buckets, tmp=str(folder))
     check_permutation(src, (folder / "out.txt").read_bytes())
     assert (folder / "out.txt").read_bytes() == (folder / "ref.txt").read_bytes()
+
+
+# Found by test_any_bytes_any_layout: a line longer than the read block took a fresh buffer of
+# iter_blocks' reuse ring on every read that grew it, so the ring turned faster than blocks were
+# yielded and a block still queued for the scatter was overwritten (bytes moved between lines).
+LONG_LINE_AFTER_SHORT_ONES = [
+    [b"\x01\x12", b"\x00\x00\x00\x00", b"\x00\x00", b"\x00\x00\x00\x00\x00"],
+    [b"\x00\x00", b"\x00\x00", b"\x00\x00\x00\x00", b"\x00\x00\x00"],
+    [b"", b"\x00\x00\x00\x00", b"\x01", b"\x00\x00", b"\x00\x00\x00\x00\x00"],
+    [b"ab", b"cdef", b"gh", b"ijklm"],
+]
+
+
+def furthest_prefetch(items, depth: int = 2):
+    """``prefetch`` without its thread, always as far ahead as the thread can get: ``depth``
+    items queued, one waiting to be queued and one being read (so a race is a certainty)."""
+    window: collections.deque = collections.deque()
+    for item in items:
+        window.append(item)
+        if len(window) > depth + 2:
+            yield window.popleft()
+    yield from window
+
+
+@pytest.mark.parametrize("final_newline", [False, True])
+@pytest.mark.parametrize("lines", LONG_LINE_AFTER_SHORT_ONES)
+def test_lines_longer_than_the_read_block_keep_queued_blocks(tmp_path, monkeypatch, lines, final_newline):
+    src = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    (tmp_path / "in.txt").write_bytes(src)
+    shuffle(tmp_path / "in.txt", tmp_path / "ref.txt", mem=MEM, seed=SEED, buckets=1)
+    plan_with(monkeypatch, block_size=1)
+    monkeypatch.setattr(shuffle_lines_module, "prefetch", furthest_prefetch)
+    shuffle(tmp_path / "in.txt", tmp_path / "out.txt", mem=MEM, seed=SEED, buckets=2, tmp=str(tmp_path))
+    check_permutation(src, (tmp_path / "out.txt").read_bytes())
+    assert (tmp_path / "out.txt").read_bytes() == (tmp_path / "ref.txt").read_bytes()
+
+
+@pytest.mark.parametrize("reuse", [1, 2, 6])
+@pytest.mark.parametrize("block_size", [1, 2, 3])
+def test_iter_blocks_reuse_keeps_the_last_blocks(reuse, block_size):
+    """With reuse=N a block's memory is used again only N yielded blocks later, however many
+    reads it took to grow a long line."""
+    data = b"\n".join([b"\x01\x12", b"\x00" * 4, b"\x00" * 2, b"\x00" * 5, b"x" * 40, b"y", b"z" * 9])
+    held: list[tuple] = []
+    for block in iter_blocks(io.BytesIO(data), block_size, terminate=True, reuse=reuse):
+        held = held[-(reuse - 1):] if reuse > 1 else []
+        assert all(bytes(b) == copy for b, copy in held)
+        held.append((block, bytes(block)))
+    assert all(bytes(b) == copy for b, copy in held)
+    blocks = [bytes(b) for b in iter_blocks(io.BytesIO(data), block_size, terminate=True, reuse=reuse)]
+    assert b"".join(blocks) == data + b"\n"
 
 
 # ---- sizes on read-block and bucket boundaries ------------------------------------------------------

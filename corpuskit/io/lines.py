@@ -29,16 +29,21 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | 
     longest line, whichever is larger; a line longer than ``max_line`` is an error
     naming ``path`` and the line. With ``reuse=N`` the memory of a block is used again
     N blocks later, which saves faulting in fresh pages; the caller must be done with a
-    block by then.
+    block by then. (A block that grows stays in its ring slot: only a yielded block
+    moves the ring on, however many reads a long line takes.)
     """
     rest = np.empty(0, dtype=np.uint8)
     size = block_size
     lines_before = 1
     ring: list[np.ndarray] = [np.empty(0, dtype=np.uint8)] * reuse
+    growing = False
     while True:
         if max_line is not None and len(rest) > max_line:
             raise line_too_long(max_line, path, lines_before)
-        buf = _buffer(len(rest) + size + 1, ring) if reuse else np.empty(len(rest) + size + 1, dtype=np.uint8)
+        if reuse:
+            buf = _buffer(len(rest) + size + 1, ring, again=growing)
+        else:
+            buf = np.empty(len(rest) + size + 1, dtype=np.uint8)
         buf[: len(rest)] = rest
         got = read_full(stream, memoryview(buf)[len(rest) : len(rest) + size])
         end = len(rest) + got
@@ -53,9 +58,11 @@ def iter_blocks(stream: BinaryIO, block_size: int = BLOCK_SIZE, max_line: int | 
         if cut < 0:
             rest = buf[:end]
             size *= 2
+            growing = True
             continue
         rest = buf[cut + 1 : end].copy()
         size = block_size
+        growing = False
         if max_line is not None:
             lines_before += count_lines(buf[: cut + 1])
         yield buf[: cut + 1]
@@ -74,9 +81,13 @@ def first_too_long(offsets: np.ndarray, limit: int) -> int | None:
     return int(over[0]) if len(over) else None
 
 
-def _buffer(nbytes: int, ring: list[np.ndarray]) -> np.ndarray:
-    """The oldest buffer of ``ring`` (grown if too small), moved to the back."""
-    buf = ring.pop(0)
+def _buffer(nbytes: int, ring: list[np.ndarray], again: bool = False) -> np.ndarray:
+    """The oldest buffer of ``ring`` (grown if too small), moved to the back.
+
+    With ``again`` the newest one instead, for a block still growing: it holds no
+    yielded block yet, and taking the oldest would overwrite one the caller may hold.
+    """
+    buf = ring.pop(-1 if again else 0)
     if len(buf) < nbytes:
         buf = np.empty(nbytes, dtype=np.uint8)
     ring.append(buf)
