@@ -328,5 +328,125 @@ def _size(n: int | None) -> str:
     return "unknown size (stdin)" if n is None else format_size(n)
 
 
+@main.group()
+def trie() -> None:
+    """Prefix tries of token sequences for constrained decoding: build, query, stats."""
+
+
+@trie.command(name="build")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--output", "-o", required=True, help="The trie file to write.")
+@click.option("--tokenizer", "-t", default="char", show_default=True,
+              help="char, jieba, whitespace, hf:PATH/tokenizer.json, or ids (space-separated token ids).")
+@tokenizer_options
+@click.option("--field", help="The field holding each sequence's text (JSONL, Parquet).")
+@click.option("--template", help="Text from several fields, e.g. '{s}|{p}|{m}'.")
+@click.option("--vocab", type=click.Path(), help="Token ids from this vocabulary (default: the tokenizer's own, "
+              "or one grown in order of first appearance and stored in the trie).")
+@click.option("--unk", help="Map tokens missing from --vocab to this token instead of stopping.")
+@click.option("--payload", help="An integer field kept per sequence (default: the record number from 0).")
+@click.option("--eos", type=int, help="The end-of-sequence token id, recorded for decoding.")
+@click.option("--vocab-size", type=int, help="Vocabulary size for --tokenizer ids (default: largest id + 1).")
+@click.option("--mem", default="1G", show_default=True, help="Memory for sorting (e.g. 512M, 4G).")
+@click.option("--tmp", type=click.Path(file_okay=False), help="Folder for sorted runs that do not fit in memory.")
+@click.option("--in-format", type=FORMAT, help="Read inputs as this format (default: by extension).")
+@click.option("--force", "-f", is_flag=True, help="Replace an existing output.")
+@common
+def trie_build(inputs: tuple[str, ...], output: str, tokenizer: str, field: str | None, template: str | None,
+               vocab: str | None, unk: str | None, payload: str | None, eos: int | None, vocab_size: int | None,
+               mem: str, tmp: str | None, in_format: str | None, force: bool, progress: bool | None, quiet: bool,
+               **opts: Any) -> None:
+    """Build a trie from the sequences in INPUTS (one per line or record).
+
+    \b
+    corpuskit trie build triples.txt -o kb.trie --tokenizer char --mem 4G
+    corpuskit trie build titles.jsonl --field title -o titles.trie --tokenizer hf:tokenizer.json --eos 1
+    corpuskit trie build ids.txt -o ids.trie --tokenizer ids
+    """
+    from corpuskit.trie import build_trie
+
+    tokenize_options = {k: v for k, v in _tokenize_options(opts).items() if v != _DEFAULTS[k]}
+    workers = tokenize_options.pop("workers", 1)
+    log = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+    result = build_trie(list(inputs), output, tokenizer=tokenizer, field=field, template=template, vocab=vocab,
+                        unk=unk, payload=payload, eos=eos, vocab_size=vocab_size, mem=mem, tmp=tmp,
+                        format=in_format, workers=workers, force=force, progress=progress,
+                        command=command_line(), log=log, **tokenize_options)
+    if not quiet:
+        click.echo(result.summary(), err=True)
+
+
+_DEFAULTS = {"mode": "accurate", "hmm": True, "user_dict": None, "engine": "jieba", "keep_ascii": False,
+             "drop_space": False, "errors": "strict", "workers": 1}
+
+
+@trie.command(name="query")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("prefixes", nargs=-1)
+@click.option("--queries", type=click.Path(dir_okay=False), help="A file of prefixes, one per line ('-' for stdin).")
+@click.option("--ids", "as_ids", is_flag=True, help="Prefixes and answers as token ids, not strings.")
+@click.option("--complete", type=int, default=0, show_default=True, help="Also list up to N completions.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per prefix.")
+def trie_query(path: str, prefixes: tuple[str, ...], queries: str | None, as_ids: bool, complete: int,
+               as_json: bool) -> None:
+    """What may follow each prefix: allowed next tokens, whether it is complete, how many sequences.
+
+    \b
+    corpuskit trie query kb.trie "明天下" --complete 10
+    corpuskit trie query kb.trie --queries prefixes.txt --json
+    """
+    _run_plain(lambda: _answer_all(path, prefixes, queries, as_ids, complete, as_json))
+
+
+def _answer_all(path: str, prefixes: tuple[str, ...], queries: str | None, as_ids: bool, complete: int,
+                as_json: bool) -> None:
+    from corpuskit.trie import Trie
+    from corpuskit.trie.query import answer, read_prefixes
+
+    trie_file = Trie.open(path)
+    for prefix in read_prefixes(prefixes, queries):
+        result = answer(trie_file, prefix, as_ids, complete)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False))
+        else:
+            shown = " ".join(map(str, result["allowed"][:50])) + (" ..." if len(result["allowed"]) > 50 else "")
+            state = "complete" if result["complete"] else ("dead" if result["count"] == 0 else "prefix")
+            click.echo(f"{result['prefix']!r}: {state}, {result['count']:,} sequences; next: {shown}")
+            for completion in result.get("completions", []):
+                click.echo(f"    {completion}")
+
+
+@trie.command(name="stats")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--verify", is_flag=True, help="Read the whole file and check its checksums.")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+def trie_stats(path: str, verify: bool, as_json: bool) -> None:
+    """Counts, sizes and settings of a trie file."""
+    _run_plain(lambda: _stats(path, verify, as_json))
+
+
+def _stats(path: str, verify: bool, as_json: bool) -> None:
+    from corpuskit.trie.query import stats
+
+    info = stats(path, verify)
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    for key, value in info.items():
+        click.echo(f"{key:>16}: {value}")
+
+
+def _run_plain(fn: Callable[[], None]) -> None:
+    """Errors as one line and exit 1, for commands without progress options."""
+    try:
+        fn()
+    except CorpusError as exc:
+        click.echo(f"corpuskit: error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+
+
 if __name__ == "__main__":
     main()

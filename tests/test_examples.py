@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("command", [
     ["bash", "examples/shuffle.sh"],
     ["bash", "examples/tokenize.sh"],
+    ["bash", "examples/trie.sh"],
     ["bash", "examples/cat_and_count.sh"],
     [sys.executable, "examples/pipeline.py"],
 ])
