@@ -72,9 +72,8 @@ class _Builder:
         self.max_label = 0
         self.payload: list[np.ndarray] = []
         self.labels = _Labels(scratch)
-        self.block_node = array("q")
-        self.block_start = array("q")
-        self.block_first = array("q")
+        self.block = array("q", [0])
+        self.first = array("I", [0])
         self.previous: np.ndarray | None = None
 
     def add(self, chunk: Chunk) -> None:
@@ -138,6 +137,8 @@ class _Builder:
         self.lo.append(lo)
         self.hi.append(0)
         self.terminal.append(terminal)
+        self.block.append(0)
+        self.first.append(0)
         return len(self.parent) - 1
 
     def _labels(self, tokens: np.ndarray, offsets: np.ndarray, nodes: array, sources: array) -> None:
@@ -151,9 +152,8 @@ class _Builder:
         counts = (depth[nodes_np] - depth[parent[nodes_np]]).astype(np.int64)
         blocks = self.labels.count + np.cumsum(counts) - counts
         self.labels.append(tokens[ranges(start, counts)])
-        self.block_node.extend(nodes_np.tolist())
-        self.block_start.extend(blocks.tolist())
-        self.block_first.extend(tokens[start].tolist())
+        np.frombuffer(self.block, dtype=np.int64)[nodes_np] = blocks
+        np.frombuffer(self.first, dtype=np.uint32)[nodes_np] = tokens[start]
 
     def finish(self) -> Arrays:
         if self.previous is not None:
@@ -233,18 +233,13 @@ def _breadth_first(b: _Builder) -> Arrays:
     rest_len = rest_len[order]
     run_start = np.zeros(n_nodes + 1, dtype=np.int64)
     np.cumsum(rest_len, out=run_start[1:])
-    where = np.frombuffer(b.block_node, dtype=np.int64)
-    block = np.zeros(n_nodes, dtype=np.int64)
-    block[where] = np.frombuffer(b.block_start, dtype=np.int64)
-    block = block[order]
+    block = np.frombuffer(b.block, dtype=np.int64)[order]
     block += 1
     label_type = _narrowest(b.max_label)
     rest = b.labels.gather(block, rest_len, run_start, label_type)
     del block, rest_len
-    first_label = np.zeros(n_nodes, dtype=label_type)
-    first_label[where] = np.frombuffer(b.block_first, dtype=np.int64)
-    first_label = first_label[order]
-    del where
+    first_label = np.frombuffer(b.first, dtype=np.uint32)[order].astype(label_type)
+    first_label[0] = 0
 
     index_type = _narrowest(max(n_nodes + 1, int(run_start[-1]), b.count))
     payload = np.concatenate(b.payload) if b.payload else np.zeros(0, dtype=np.int64)
@@ -260,7 +255,7 @@ def _breadth_first(b: _Builder) -> Arrays:
 class _Labels:
     """Edge labels in the order their nodes were finished: in memory, or appended to a scratch file."""
 
-    GATHER_LABELS = 1 << 22
+    GATHER_LABELS = 1 << 20
 
     def __init__(self, scratch: str | None) -> None:
         self.count = 0
