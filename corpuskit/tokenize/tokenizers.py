@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.hashing import file_digest
 from corpuskit.tokenize.arrays import char_tokens, from_token_lists
