@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from bisect import bisect_left
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -23,6 +24,8 @@ SHIFT = 24
 _MASK = (1 << SHIFT) - 1
 ROOT = 0
 DEAD = -1
+SMALL_BATCH = 128
+"""Up to this many states, a loop of scalar steps beats numpy's fixed cost per call."""
 
 
 class Trie:
@@ -43,6 +46,10 @@ class Trie:
         self.payloads = arrays["payload"]
         self._arrays = arrays
         self.root = ROOT
+        self._children = memoryview(self.child_start)
+        self._first = memoryview(self.first_label)
+        self._runs = memoryview(self.run_start)
+        self._rest = memoryview(self.rest)
 
     @classmethod
     def open(cls, path: str | os.PathLike, verify: bool = False) -> "Trie":
@@ -94,16 +101,17 @@ class Trie:
     # one state -----------------------------------------------------------------------------
 
     def step(self, state: int, token: int) -> int | None:
-        """The state after ``token``, or None when the token leaves the trie."""
+        """The state after ``token``, or None when the token leaves the trie: O(log degree)."""
         if state is None or state < 0 or token < 0:
             return None
         node, k = state >> SHIFT, state & _MASK
-        run = int(self.run_start[node]) if node else 0
-        if k < self._edge_length(node):
-            return state + 1 if int(self.rest[run + k - 1]) == token else None
-        start, end = int(self.child_start[node]), int(self.child_start[node + 1])
-        i = start + int(np.searchsorted(self.first_label[start:end], token))
-        if i < end and int(self.first_label[i]) == token:
+        if node:
+            run = self._runs[node]
+            if k <= self._runs[node + 1] - run:
+                return state + 1 if self._rest[run + k - 1] == token else None
+        start, end = self._children[node], self._children[node + 1]
+        i = bisect_left(self._first, token, start, end)
+        if i < end and self._first[i] == token:
             return (i << SHIFT) | 1
         return None
 
@@ -176,6 +184,9 @@ class Trie:
         """``step`` for many states at once (numpy int64 in and out; -1 is dead and stays dead)."""
         states = np.asarray(states, dtype=np.int64)
         tokens = np.asarray(tokens, dtype=np.int64)
+        if states.size <= SMALL_BATCH:
+            stepped = [self.step(s, t) for s, t in zip(states.ravel().tolist(), tokens.ravel().tolist())]
+            return np.array([DEAD if s is None else s for s in stepped], dtype=np.int64).reshape(states.shape)
         out = np.full(states.shape, DEAD, dtype=np.int64)
         alive = (states >= 0) & (tokens >= 0)
         node, k = states >> SHIFT, states & _MASK
@@ -234,23 +245,39 @@ class Trie:
                 np.concatenate((labels_in.astype(np.int64), labels_at.astype(np.int64))))
 
     def mask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
-        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor)."""
+        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor).
+
+        A state seen before in the batch (beams that share a prefix) copies that row.
+        """
         states = np.asarray(states, dtype=np.int64).ravel()
         width = self.vocab_size if vocab_size is None else vocab_size
         out = np.zeros((len(states), width), dtype=bool)
-        rows, labels = self.allowed_batch(states)
-        keep = labels < width
-        out[rows[keep], labels[keep]] = True
+        seen: dict[int, int] = {}
+        for i, state in enumerate(states.tolist()):
+            if state < 0:
+                continue
+            if state in seen:
+                out[i] = out[seen[state]]
+                continue
+            seen[state] = i
+            allowed = self.allowed(state)
+            if len(allowed) and allowed[-1] >= width:
+                allowed = allowed[allowed < width]
+            out[i, allowed] = True
         return out
 
     def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
         """int32 ``[len(states), ceil(vocab/32)]``, bit ``t % 32`` of word ``t // 32`` set where ``t`` may
         follow: the layout of xgrammar's and vLLM's token bitmasks."""
-        allowed = self.mask(states, vocab_size)
-        words = (allowed.shape[1] + 31) // 32
-        padded = np.zeros((allowed.shape[0], words * 32), dtype=bool)
-        padded[:, :allowed.shape[1]] = allowed
-        return np.packbits(padded, axis=1, bitorder="little").view("<i4").reshape(allowed.shape[0], words)
+        states = np.asarray(states, dtype=np.int64).ravel()
+        width = self.vocab_size if vocab_size is None else vocab_size
+        words = (width + 31) // 32
+        rows, labels = self.allowed_batch(states)
+        keep = labels < width
+        rows, labels = rows[keep], labels[keep]
+        bits = np.bincount(rows * words + (labels >> 5), weights=np.left_shift(1, labels & 31).astype(np.float64),
+                           minlength=len(states) * words)
+        return bits.astype(np.uint32).view(np.int32).reshape(len(states), words)
 
     def restrict(self, seq_ids: Iterable[int]) -> "RestrictedTrie":
         """A view that allows only the given sequences (ids in sorted order); nothing is rebuilt."""
