@@ -26,7 +26,7 @@ from corpuskit.tokenize.vocab import Vocab, as_vocab
 from corpuskit.trie import fileformat
 from corpuskit.trie.layout import MAX_EDGE, Arrays, build_layout
 from corpuskit.trie.records import MAX_ID, encode
-from corpuskit.trie.sequences import PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
+from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
 from corpuskit.trie.sort import sorted_chunks
 from corpuskit.units import format_size, parse_size
 from corpuskit.version import __version__
@@ -97,7 +97,7 @@ def build_trie(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str
     counted = {"records": 0, "max_id": -1, "runs": 0}
     temp_dir = tempfile.mkdtemp(prefix="corpuskit-trie-", dir=tmp)
     try:
-        chunks = sorted_chunks(_records(pipe.batches(progress=progress), ids_of, counted), budget, temp_dir,
+        chunks = sorted_chunks(_records(pipe.batches(progress=progress), ids_of, counted, vocab_size), budget, temp_dir,
                                on_spill=lambda runs, size: counted.update(runs=runs))
         arrays = build_layout(_progress(chunks, progress, log), scratch=temp_dir)
     finally:
@@ -124,6 +124,9 @@ def _plan_tokens(inputs, tokenizer: str, field, template, vocab, unk, format, wo
     from corpuskit.io.reader import read
     from corpuskit.tokenize.stage import tokenize
 
+    if not isinstance(tokenizer, str) or not (tokenizer in ("ids", "char", "jieba", "whitespace")
+                                               or tokenizer.startswith("hf:")):
+        raise CorpusError(f"unknown tokenizer {tokenizer!r}; choose one of char, jieba, whitespace, hf:PATH, ids")
     source = read(inputs, format=format, field=None if template else field)
     if tokenizer == "ids":
         if vocab is not None or tokenize_options:
@@ -151,13 +154,11 @@ def _select(field: str | None, template: str | None, payload: str | None) -> Sta
         number = 0
         for batch in batches:
             texts = texts_of(batch, field, template)
-            if payload is None:
-                values = pa.array(np.arange(number, number + batch.num_rows, dtype=np.int64))
-            else:
-                values = _payload_values(batch, payload)
+            numbers = pa.array(np.arange(number, number + batch.num_rows, dtype=np.int64))
+            values = numbers if payload is None else _payload_values(batch, payload)
             number += batch.num_rows
             source, line = origin(batch)
-            selected = pa.RecordBatch.from_arrays([texts, values], names=[TEXT, PAYLOAD])
+            selected = pa.RecordBatch.from_arrays([texts, numbers, values], names=[TEXT, NUMBER, PAYLOAD])
             yield tag(selected, field=TEXT, source=source, line=line)
 
     return Stage(select, "select")
@@ -172,11 +173,13 @@ def _payload_values(batch: pa.RecordBatch, name: str) -> pa.Array:
     try:
         values = column.cast(pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise InputError(f"payload field {name!r} must hold whole numbers, not {column.type}", source, line) from None
-    if values.null_count or (len(values) and pc.min(values).as_py() < 0):
-        bad = pc.index(pc.or_kleene(pc.is_null(values), pc.less(values, 0)), True).as_py()
+        values = None
+    if values is None or values.null_count or (len(values) and pc.min(values).as_py() < 0):
+        bad = next(i for i, v in enumerate(column.to_pylist())
+                   if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                   and not (isinstance(v, float) and v.is_integer() and v >= 0))
         raise InputError(f"payload field {name!r} must be a whole number >= 0", source,
-                         None if line is None else line + bad)
+                         None if line is None else line + bad, repr(column[bad].as_py()))
     return values
 
 
@@ -189,17 +192,28 @@ def _column(name: str) -> Callable[[pa.RecordBatch], pa.ListArray]:
 
 
 def _records(batches: Iterator[pa.RecordBatch], ids_of: Callable[[pa.RecordBatch], pa.ListArray],
-             counted: dict) -> Iterator[pa.Array]:
+             counted: dict, vocab_size: int | None) -> Iterator[pa.Array]:
+    limit = MAX_ID if vocab_size is None else vocab_size - 1
     for batch in batches:
         lists = ids_of(batch)
         flat = pc.list_flatten(lists)
         if len(flat):
             largest = pc.max(flat).as_py()
-            if largest > MAX_ID:
-                raise InputError(f"token id {largest} is too large (at most {MAX_ID})", origin(batch)[0])
+            if largest > limit:
+                _raise_outside(lists, limit, batch)
             counted["max_id"] = max(counted["max_id"], largest)
         counted["records"] += batch.num_rows
-        yield encode(lists, batch.column(PAYLOAD).to_numpy(zero_copy_only=False))
+        yield encode(lists, batch.column(NUMBER).to_numpy(zero_copy_only=False),
+                     batch.column(PAYLOAD).to_numpy(zero_copy_only=False))
+
+
+def _raise_outside(lists: pa.ListArray, limit: int, batch: pa.RecordBatch) -> None:
+    first = pc.index(pc.greater(pc.list_flatten(lists), limit), True).as_py()
+    record = int(pc.list_parent_indices(lists)[first].as_py())
+    source, line = origin(batch)
+    value = pc.list_flatten(lists)[first].as_py()
+    raise InputError(f"token id {value} is outside the vocabulary (ids 0 to {limit}; --vocab-size)", source,
+                     None if line is None else line + record)
 
 
 def _progress(chunks, progress: bool | None, log: Callable[[str], None]):

@@ -66,12 +66,12 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], mmap.mmap | 
         _, version, header_len, header_hash = _FIXED.unpack(fixed)
         if version != VERSION:
             raise CorpusError(f"{path}: trie format version {version}; this corpuskit reads version {VERSION}")
-        header = f.read(header_len)
+        size = os.fstat(f.fileno()).st_size
+        header = f.read(header_len) if header_len <= size else b""
         if len(header) < header_len or xxhash.xxh64_intdigest(header) != header_hash:
             raise CorpusError(f"{path}: the trie's header is truncated or damaged")
         info = json.loads(header)
         start = _padded(_FIXED.size + header_len)
-        size = os.fstat(f.fileno()).st_size
         end = start + max((a["offset"] + _padded(np.dtype(a["dtype"]).itemsize * a["length"])
                            for a in info["arrays"].values()), default=0)
         if size < end:

@@ -27,13 +27,13 @@ def read_prefixes(given: Iterable[str], queries: str | None) -> Iterator[str]:
 
 def answer(trie: Trie, prefix: str, as_ids: bool = False, complete: int = 0) -> dict:
     """``{"prefix", "allowed", "complete", "count"}`` (and ``"completions"``) for one prefix."""
-    ids = [int(x) for x in prefix.split()] if as_ids else _encode_or_none(trie, prefix)
+    ids = _ids(prefix) if as_ids else _encode_or_none(trie, prefix)
     state = None if ids is None else trie.walk(ids)
     if state is None:
         result = {"prefix": prefix, "allowed": [], "complete": False, "count": 0}
         return {**result, "completions": []} if complete else result
     allowed = trie.allowed(state).tolist()
-    result = {"prefix": prefix, "allowed": allowed if as_ids else trie.decode(allowed),
+    result = {"prefix": prefix, "allowed": allowed if as_ids or trie.vocab is None else trie.decode(allowed),
               "complete": trie.is_complete(state), "count": trie.count(state)}
     if trie.is_complete(state):
         result["payload"] = trie.payload(state)
@@ -41,6 +41,13 @@ def answer(trie: Trie, prefix: str, as_ids: bool = False, complete: int = 0) -> 
         found = trie.completions(state, complete)
         result["completions"] = [list(c) if as_ids else _joined(trie, c) for c in found]
     return result
+
+
+def _ids(prefix: str) -> list[int]:
+    try:
+        return [int(part) for part in prefix.split()]
+    except ValueError:
+        raise CorpusError(f"--ids takes space-separated token ids, not {prefix!r}") from None
 
 
 def _encode_or_none(trie: Trie, prefix: str) -> list[int] | None:

@@ -17,8 +17,10 @@ from corpuskit.errors import CorpusError, InputError
 from corpuskit.records import origin, text_values
 from corpuskit.tokenize.arrays import BadText, decode, drop_empty
 from corpuskit.tokenize.vocab import Vocab
+from corpuskit.trie.records import MAX_ID
 
 TEXT = "__trie_text__"
+NUMBER = "__trie_record__"
 PAYLOAD = "__trie_payload__"
 
 
@@ -75,7 +77,7 @@ def parse_ids(texts: pa.Array, batch: pa.RecordBatch) -> pa.ListArray:
         values = pc.cast(flat, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         values = None
-    if values is None or (len(values) and pc.min(values).as_py() < 0):
+    if values is None or (len(values) and not 0 <= pc.min(values).as_py() <= pc.max(values).as_py() <= MAX_ID):
         _raise_bad_id(parts, batch)
     counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
     return pa.ListArray.from_arrays(_offsets(counts), values)
@@ -85,9 +87,10 @@ def _raise_bad_id(parts: pa.ListArray, batch: pa.RecordBatch) -> None:
     source, line = origin(batch)
     for index, tokens in enumerate(parts.to_pylist()):
         for token in tokens:
-            if not token.isdigit():
-                raise InputError("expected space-separated token ids (whole numbers >= 0)", source,
+            if not (token.isascii() and token.isdigit()) or int(token) > MAX_ID:
+                raise InputError(f"expected space-separated token ids (whole numbers from 0 to {MAX_ID})", source,
                                  None if line is None else line + index, token)
+    raise InputError("expected space-separated token ids", source, line)
 
 
 class Ids:

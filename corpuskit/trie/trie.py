@@ -125,6 +125,8 @@ class Trie:
 
     def allowed(self, state: int) -> np.ndarray:
         """The tokens that may follow, sorted: a read-only view into the trie, no copy."""
+        if state is None or state < 0:
+            return self.first_label[:0]
         node, k = state >> SHIFT, state & _MASK
         if k < self._edge_length(node):
             run = int(self.run_start[node]) + k - 1
@@ -133,16 +135,20 @@ class Trie:
 
     def is_complete(self, state: int) -> bool:
         """True when the tokens so far are one of the sequences."""
+        if state is None or state < 0:
+            return False
         node, k = state >> SHIFT, state & _MASK
         return k == self._edge_length(node) and bool(self.terminal[node])
 
     def count(self, state: int) -> int:
         """How many sequences start with the tokens so far: O(1)."""
-        node = state >> SHIFT
-        return int(self.hi[node]) - int(self.lo[node])
+        lo, hi = self.leaf_range(state)
+        return hi - lo
 
     def leaf_range(self, state: int) -> tuple[int, int]:
-        """The ids ``[lo, hi)`` of the sequences that start with the tokens so far."""
+        """The ids ``[lo, hi)`` of the sequences that start with the tokens so far (empty when dead)."""
+        if state is None or state < 0:
+            return 0, 0
         node = state >> SHIFT
         return int(self.lo[node]), int(self.hi[node])
 
@@ -171,7 +177,10 @@ class Trie:
 
     def __contains__(self, tokens: object) -> bool:
         if isinstance(tokens, str):
-            tokens = self.encode(tokens)
+            try:
+                tokens = self.encode(tokens)
+            except CorpusError:
+                return False
         state = self.walk(tokens)  # type: ignore[arg-type]
         return state is not None and self.is_complete(state)
 
@@ -187,6 +196,8 @@ class Trie:
         if states.size <= SMALL_BATCH:
             stepped = [self.step(s, t) for s, t in zip(states.ravel().tolist(), tokens.ravel().tolist())]
             return np.array([DEAD if s is None else s for s in stepped], dtype=np.int64).reshape(states.shape)
+        shape = states.shape
+        states, tokens = states.ravel(), np.broadcast_to(tokens, shape).ravel()
         out = np.full(states.shape, DEAD, dtype=np.int64)
         alive = (states >= 0) & (tokens >= 0)
         node, k = states >> SHIFT, states & _MASK
@@ -201,7 +212,7 @@ class Trie:
             found = self._find_children(node[at_node], tokens[at_node])
             ok = found >= 0
             out[at_node[ok]] = (found[ok] << SHIFT) | 1
-        return out
+        return out.reshape(shape)
 
     def _edge_lengths(self, nodes: np.ndarray) -> np.ndarray:
         nodes = nodes.astype(np.int64)
