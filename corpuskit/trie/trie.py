@@ -355,12 +355,7 @@ class RestrictedTrie:
             return None
         return state
 
-    def walk(self, tokens: Iterable[int], state: int = ROOT) -> int | None:
-        for token in tokens:
-            state = self.step(state, int(token))
-            if state is None:
-                return None
-        return state
+    walk = Trie.walk
 
     def step_batch(self, states: Sequence[int] | np.ndarray, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
         out = self.trie.step_batch(states, tokens)
