@@ -387,19 +387,15 @@ _DEFAULTS = {"mode": "accurate", "hmm": True, "user_dict": None, "engine": "jieb
 @click.option("--ids", "as_ids", is_flag=True, help="Prefixes and answers as token ids, not strings.")
 @click.option("--complete", type=int, default=0, show_default=True, help="Also list up to N completions.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per prefix.")
+@common
 def trie_query(path: str, prefixes: tuple[str, ...], queries: str | None, as_ids: bool, complete: int,
-               as_json: bool) -> None:
+               as_json: bool, progress: bool | None, quiet: bool) -> None:
     """What may follow each prefix: allowed next tokens, whether it is complete, how many sequences.
 
     \b
     corpuskit trie query kb.trie "明天下" --complete 10
     corpuskit trie query kb.trie --queries prefixes.txt --json
     """
-    _run_plain(lambda: _answer_all(path, prefixes, queries, as_ids, complete, as_json))
-
-
-def _answer_all(path: str, prefixes: tuple[str, ...], queries: str | None, as_ids: bool, complete: int,
-                as_json: bool) -> None:
     from corpuskit.trie import Trie
     from corpuskit.trie.query import answer, read_prefixes
 
@@ -408,24 +404,21 @@ def _answer_all(path: str, prefixes: tuple[str, ...], queries: str | None, as_id
         result = answer(trie_file, prefix, as_ids, complete)
         if as_json:
             click.echo(json.dumps(result, ensure_ascii=False))
-        else:
-            shown = " ".join(map(str, result["allowed"][:50])) + (" ..." if len(result["allowed"]) > 50 else "")
-            state = "complete" if result["complete"] else ("dead" if result["count"] == 0 else "prefix")
-            click.echo(f"{result['prefix']!r}: {state}, {result['count']:,} sequences; next: {shown}")
-            for completion in result.get("completions", []):
-                click.echo(f"    {completion}")
+            continue
+        shown = " ".join(map(str, result["allowed"][:50])) + (" ..." if len(result["allowed"]) > 50 else "")
+        state = "complete" if result["complete"] else ("dead" if result["count"] == 0 else "prefix")
+        click.echo(f"{result['prefix']!r}: {state}, {result['count']:,} sequences; next: {shown}")
+        for completion in result.get("completions", []):
+            click.echo(f"    {completion}")
 
 
 @trie.command(name="stats")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--verify", is_flag=True, help="Read the whole file and check its checksums.")
 @click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
-def trie_stats(path: str, verify: bool, as_json: bool) -> None:
+@common
+def trie_stats(path: str, verify: bool, as_json: bool, progress: bool | None, quiet: bool) -> None:
     """Counts, sizes and settings of a trie file."""
-    _run_plain(lambda: _stats(path, verify, as_json))
-
-
-def _stats(path: str, verify: bool, as_json: bool) -> None:
     from corpuskit.trie.query import stats
 
     info = stats(path, verify)
@@ -434,18 +427,6 @@ def _stats(path: str, verify: bool, as_json: bool) -> None:
         return
     for key, value in info.items():
         click.echo(f"{key:>16}: {value}")
-
-
-def _run_plain(fn: Callable[[], None]) -> None:
-    """Errors as one line and exit 1, for commands without progress options."""
-    try:
-        fn()
-    except CorpusError as exc:
-        click.echo(f"corpuskit: error: {exc}", err=True)
-        sys.exit(1)
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
 
 
 if __name__ == "__main__":

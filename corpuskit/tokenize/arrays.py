@@ -87,13 +87,13 @@ def from_token_lists(lists: list[list[str]]) -> pa.ListArray:
     units = np.frombuffer("\0".join(flat).encode("utf-8"), dtype=np.uint8)
     nuls = np.flatnonzero(units == 0)
     if len(nuls) != max(len(flat) - 1, 0):
-        return pa.ListArray.from_arrays(_offsets(counts), pa.array(flat, type=pa.string()))
+        return pa.ListArray.from_arrays(list_offsets(counts), pa.array(flat, type=pa.string()))
     offsets = np.empty(len(flat) + 1, dtype=np.int64)
     offsets[0] = 0
     offsets[1:-1] = nuls - np.arange(len(nuls))
     offsets[-1] = len(units) - len(nuls)
     data = units[units != 0] if len(nuls) else units
-    return pa.ListArray.from_arrays(_offsets(counts), _strings(len(flat), offsets, pa.py_buffer(data)))
+    return pa.ListArray.from_arrays(list_offsets(counts), _strings(len(flat), offsets, pa.py_buffer(data)))
 
 
 def from_segments(lists: list[list[str]], texts: pa.Array) -> pa.ListArray:
@@ -124,7 +124,7 @@ def from_segments(lists: list[list[str]], texts: pa.Array) -> pa.ListArray:
     else:
         char_starts = np.append(np.flatnonzero((units & 0xC0) != 0x80), end - base)
         offsets[1:] = char_starts[ends]
-    return pa.ListArray.from_arrays(_offsets(counts),
+    return pa.ListArray.from_arrays(list_offsets(counts),
                                     _strings(len(flat), offsets, texts.buffers()[2].slice(base, end - base)))
 
 
@@ -174,13 +174,13 @@ def to_ids(lists: pa.ListArray, vocabulary: pa.Array, unk_id: int) -> pa.ListArr
     flat = pc.list_flatten(lists)
     ids = pc.fill_null(pc.index_in(flat, value_set=vocabulary), unk_id).cast(pa.int32())
     counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    return pa.ListArray.from_arrays(_offsets(counts), ids)
+    return pa.ListArray.from_arrays(list_offsets(counts), ids)
 
 
 def _filter_tokens(lists: pa.ListArray, flat: pa.Array, keep: pa.Array) -> pa.ListArray:
     parents = pc.list_parent_indices(lists).to_numpy()
     kept = np.bincount(parents, weights=keep.to_numpy(zero_copy_only=False), minlength=len(lists))
-    return pa.ListArray.from_arrays(_offsets(kept.astype(np.int64)), flat.filter(keep))
+    return pa.ListArray.from_arrays(list_offsets(kept.astype(np.int64)), flat.filter(keep))
 
 
 def _strings(count: int, offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
@@ -189,7 +189,8 @@ def _strings(count: int, offsets: np.ndarray, data: pa.Buffer) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), count, [None, pa.py_buffer(offsets.astype(np.int32)), data])
 
 
-def _offsets(counts: np.ndarray) -> pa.Array:
+def list_offsets(counts: np.ndarray) -> pa.Array:
+    """int32 list offsets of lists of ``counts`` elements."""
     offsets = np.zeros(len(counts) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     return pa.array(offsets)

@@ -24,7 +24,7 @@ from corpuskit.progress import bar
 from corpuskit.records import origin, tag
 from corpuskit.tokenize.vocab import Vocab, as_vocab
 from corpuskit.trie import fileformat
-from corpuskit.trie.layout import MAX_EDGE, Arrays, build_layout
+from corpuskit.trie.layout import MAX_EDGE, Arrays, Chunk, build_layout
 from corpuskit.trie.records import MAX_ID, encode
 from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
 from corpuskit.trie.sort import sorted_chunks
@@ -99,7 +99,7 @@ def build_trie(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str
     try:
         chunks = sorted_chunks(_records(pipe.batches(progress=progress), ids_of, counted, vocab_size), budget, temp_dir,
                                on_spill=lambda runs, size: counted.update(runs=runs))
-        arrays = build_layout(_progress(chunks, progress, log), scratch=temp_dir)
+        arrays = build_layout(_progress(chunks, progress), scratch=temp_dir)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     vocab_tokens = vocab_tokens() if callable(vocab_tokens) else vocab_tokens
@@ -216,7 +216,7 @@ def _raise_outside(lists: pa.ListArray, limit: int, batch: pa.RecordBatch) -> No
                      None if line is None else line + record)
 
 
-def _progress(chunks, progress: bool | None, log: Callable[[str], None]):
+def _progress(chunks: Iterator[Chunk], progress: bool | None) -> Iterator[Chunk]:
     with bar(progress, None, "build", unit="seq") as pbar:
         for chunk in chunks:
             pbar.update(len(chunk.offsets) - 1)

@@ -54,7 +54,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from corpuskit.errors import CorpusError
-from corpuskit.trie.trie import DEAD, ROOT
+from corpuskit.trie.trie import DEAD, ROOT, pack_bitmask
 
 __all__ = ["TrieLogitsProcessor", "TriePrefixAllowedTokens", "lcs_length", "lookahead_reweight",
            "lookahead_scores", "pack_bitmask", "prefix_allowed_tokens_fn", "state_prefix"]
@@ -263,18 +263,6 @@ def prefix_allowed_tokens_fn(trie: Any, decoder_start_id: int | None = 0, eos_id
     return TriePrefixAllowedTokens(trie, decoder_start_id=decoder_start_id, eos_id=eos_id,
                                    prompt_length=prompt_length, prefix=prefix, pad_id=pad_id,
                                    on_empty=on_empty, cache_size=cache_size)
-
-
-def pack_bitmask(allowed: np.ndarray) -> np.ndarray:
-    """bool ``[rows, vocab]`` -> int32 ``[rows, ceil(vocab / 32)]``, bit ``t % 32`` of word ``t // 32`` set
-    where ``t`` is allowed: the token-bitmask layout of xgrammar and vLLM."""
-    allowed = np.asarray(allowed, dtype=bool)
-    if allowed.ndim == 1:
-        allowed = allowed[None, :]
-    words = (allowed.shape[1] + 31) // 32
-    padded = np.zeros((allowed.shape[0], words * 32), dtype=bool)
-    padded[:, :allowed.shape[1]] = allowed
-    return np.packbits(padded, axis=1, bitorder="little").view("<i4").reshape(allowed.shape[0], words)
 
 
 class TrieLogitsProcessor:

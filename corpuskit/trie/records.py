@@ -56,7 +56,3 @@ def decode(records: pa.Array) -> Chunk:
     np.cumsum(counts, out=seq_offsets[1:])
     return Chunk(tokens, seq_offsets, ((high << np.uint64(32)) | low).astype(np.int64))
 
-
-def sort_records(records: pa.Array) -> pa.Array:
-    """Records in byte order (Arrow's sort, in C++)."""
-    return records.take(pc.sort_indices(records))

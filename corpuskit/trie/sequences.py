@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import string
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.records import origin, text_values
-from corpuskit.tokenize.arrays import BadText, decode, drop_empty
+from corpuskit.tokenize.arrays import BadText, decode, drop_empty, list_offsets
 from corpuskit.tokenize.vocab import Vocab
 from corpuskit.trie.records import MAX_ID
 
@@ -80,7 +79,7 @@ def parse_ids(texts: pa.Array, batch: pa.RecordBatch) -> pa.ListArray:
     if values is None or (len(values) and not 0 <= pc.min(values).as_py() <= pc.max(values).as_py() <= MAX_ID):
         _raise_bad_id(parts, batch)
     counts = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-    return pa.ListArray.from_arrays(_offsets(counts), values)
+    return pa.ListArray.from_arrays(list_offsets(counts), values)
 
 
 def _raise_bad_id(parts: pa.ListArray, batch: pa.RecordBatch) -> None:
@@ -120,7 +119,7 @@ class Ids:
                 self._array = pa.concat_arrays([self._array, new.cast(pa.string())])
                 ids = pc.index_in(flat, value_set=self._array)
         counts = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-        return pa.ListArray.from_arrays(_offsets(counts), ids.cast(pa.int64()))
+        return pa.ListArray.from_arrays(list_offsets(counts), ids.cast(pa.int64()))
 
     def _raise_unknown(self, lists: pa.ListArray, ids: pa.Array, batch: pa.RecordBatch) -> None:
         first = pc.index(pc.is_null(ids), True).as_py()
@@ -130,8 +129,3 @@ class Ids:
         raise InputError(f"token {token!r} is not in the vocabulary (add it, or pass --unk)", source,
                          None if line is None else line + int(parents[first]))
 
-
-def _offsets(counts: np.ndarray) -> pa.Array:
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.array(offsets.astype(np.int32))

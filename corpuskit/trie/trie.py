@@ -278,13 +278,8 @@ class Trie:
         return out
 
     def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
-        """int32 ``[len(states), ceil(vocab/32)]``, bit ``t % 32`` of word ``t // 32`` set where ``t`` may
-        follow: the layout of xgrammar's and vLLM's token bitmasks."""
-        allowed = self.mask(states, vocab_size)
-        words = (allowed.shape[1] + 31) // 32
-        padded = np.zeros((allowed.shape[0], words * 32), dtype=bool)
-        padded[:, :allowed.shape[1]] = allowed
-        return np.packbits(padded, axis=1, bitorder="little").view("<i4").reshape(allowed.shape[0], words)
+        """``mask`` as int32 words, bit ``t % 32`` of word ``t // 32`` (see :func:`pack_bitmask`)."""
+        return pack_bitmask(self.mask(states, vocab_size))
 
     def restrict(self, seq_ids: Iterable[int]) -> "RestrictedTrie":
         """A view that allows only the given sequences (ids in sorted order); nothing is rebuilt."""
@@ -325,6 +320,18 @@ class Trie:
         """Token strings of ids (ids as strings when the trie has no vocabulary)."""
         vocab = self.vocab
         return [str(i) if vocab is None else vocab[int(i)] for i in ids]
+
+
+def pack_bitmask(allowed: np.ndarray) -> np.ndarray:
+    """bool ``[rows, vocab]`` -> int32 ``[rows, ceil(vocab / 32)]``, bit ``t % 32`` of word ``t // 32`` set
+    where ``t`` is allowed: the token-bitmask layout of xgrammar and vLLM."""
+    allowed = np.asarray(allowed, dtype=bool)
+    if allowed.ndim == 1:
+        allowed = allowed[None, :]
+    words = (allowed.shape[1] + 31) // 32
+    padded = np.zeros((allowed.shape[0], words * 32), dtype=bool)
+    padded[:, :allowed.shape[1]] = allowed
+    return np.packbits(padded, axis=1, bitorder="little").view("<i4").reshape(allowed.shape[0], words)
 
 
 class RestrictedTrie:
