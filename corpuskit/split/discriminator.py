@@ -1,0 +1,75 @@
+"""A train-versus-test discriminator, scored out of fold, and what its scores mean.
+
+With classes balanced, the best discriminator is D(x) = q(x) / (p(x) + q(x)) for p the
+training and q the test density, so w(x) = D / (1 - D) estimates q(x) / p(x): the
+importance weight that makes training records look like test records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+CLIP = 1e-6
+C = 4.0
+"""Inverse regularization strength: sharper weights than sklearn's 1.0 (measured on the shipped
+domain-shift test), still smooth enough that out-of-fold scores generalize."""
+
+
+@dataclass
+class Discriminator:
+    """Logistic regressions fitted on all but one fold each; ``oof`` scores every fitted row once."""
+
+    models: list[LogisticRegression]
+    oof: np.ndarray
+    auc: float
+
+    def score(self, features: sp.csr_matrix) -> np.ndarray:
+        """D for rows no model was fitted on: the mean of the fold models' probabilities."""
+        return np.mean([m.predict_proba(features)[:, 1] for m in self.models], axis=0)
+
+    def coefficients(self) -> np.ndarray:
+        return np.mean([m.coef_[0] for m in self.models], axis=0)
+
+
+def fit(train: sp.csr_matrix, test: sp.csr_matrix, folds: int, seed: int,
+        train_groups: np.ndarray | None = None) -> Discriminator:
+    """Out-of-fold discriminator of ``train`` (label 0) against ``test`` (label 1), classes balanced.
+
+    Balancing is by class weight: the same optimum as oversampling the smaller class.
+    ``train_groups`` keeps rows of one group (copies of one record) in the same fold.
+    """
+    features = sp.vstack([train, test]).tocsr()
+    labels = np.concatenate([np.zeros(train.shape[0], dtype=np.int8), np.ones(test.shape[0], dtype=np.int8)])
+    folds = max(2, min(folds, int(np.bincount(labels, minlength=2).min())))
+    oof = np.zeros(len(labels))
+    models = []
+    if train_groups is None:
+        splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32).split(features, labels)
+    else:
+        groups = np.concatenate([train_groups, train_groups.max(initial=-1) + 1 + np.arange(test.shape[0])])
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32).split(
+            features, labels, groups)
+    for fitted, held in splits:
+        model = LogisticRegression(C=C, class_weight="balanced", max_iter=1000, solver="liblinear")
+        model.fit(features[fitted], labels[fitted])
+        oof[held] = model.predict_proba(features[held])[:, 1]
+        models.append(model)
+    return Discriminator(models, oof, float(roc_auc_score(labels, oof)))
+
+
+def importance(d: np.ndarray) -> np.ndarray:
+    """w = D / (1 - D), with D kept off 0 and 1 so every weight is finite and positive."""
+    d = np.clip(d, CLIP, 1 - CLIP)
+    return d / (1 - d)
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """(sum w)^2 / sum w^2: how many equally weighted records the weights are worth."""
+    total = float(np.sum(weights))
+    return total * total / float(np.sum(weights * weights)) if total > 0 else 0.0
