@@ -17,8 +17,8 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from importlib.metadata import version
-from typing import Iterable, Sequence
 
 import marisa_trie
 

@@ -18,7 +18,7 @@ import pickle
 import resource
 import sys
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 END = -1
 

@@ -96,6 +96,38 @@ def from_token_lists(lists: list[list[str]]) -> pa.ListArray:
     return pa.ListArray.from_arrays(_offsets(counts), _strings(len(flat), offsets, pa.py_buffer(data)))
 
 
+def from_segments(lists: list[list[str]], texts: pa.Array) -> pa.ListArray:
+    """Like :func:`from_token_lists`, for tokens that cut each text into pieces (jieba's accurate mode).
+
+    The texts' own bytes are the tokens' bytes, so only the cuts are computed: from the
+    tokens' lengths, checked against each text's length. Tokens that do not cut their
+    text exactly take :func:`from_token_lists`.
+    """
+    flat = list(chain.from_iterable(lists))
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+    ends = np.cumsum(lengths)
+    line_ends = ends[np.cumsum(counts)[counts > 0] - 1]
+    text_chars = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+    if not np.array_equal(line_ends, np.cumsum(text_chars)[counts > 0]) or text_chars[counts == 0].any():
+        return from_token_lists(lists)
+    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    text_offsets = np.frombuffer(texts.buffers()[1], dtype=width, count=len(texts) + 1,
+                                 offset=texts.offset * width().itemsize)
+    base, end = int(text_offsets[0]), int(text_offsets[-1])
+    if end == base:
+        return from_token_lists(lists)
+    units = np.frombuffer(texts.buffers()[2], dtype=np.uint8, count=end - base, offset=base)
+    offsets = np.zeros(len(flat) + 1, dtype=np.int64)
+    if int(ends[-1]) == end - base:
+        offsets[1:] = ends
+    else:
+        char_starts = np.append(np.flatnonzero((units & 0xC0) != 0x80), end - base)
+        offsets[1:] = char_starts[ends]
+    return pa.ListArray.from_arrays(_offsets(counts),
+                                    _strings(len(flat), offsets, texts.buffers()[2].slice(base, end - base)))
+
+
 def char_tokens(texts: pa.Array, keep_ascii: bool = False) -> pa.ListArray:
     """One token per Unicode character (runs of ASCII letters and digits kept whole if asked), vectorized."""
     width = np.int64 if pa.types.is_large_string(texts.type) else np.int32

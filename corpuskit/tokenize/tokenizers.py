@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.hashing import file_digest
-from corpuskit.tokenize.arrays import char_tokens, from_token_lists
+from corpuskit.tokenize.arrays import char_tokens, from_segments, from_token_lists
 
 NAMES = ("jieba", "char", "whitespace", "hf:PATH")
 JIEBA_MODES = ("accurate", "search", "full")
@@ -151,6 +151,8 @@ def _load_jieba(spec: TokenizerSpec) -> Segmenter:
         cut = {"accurate": lambda s: engine.lcut(s, HMM=spec.hmm),
                "search": lambda s: engine.lcut_for_search(s, HMM=spec.hmm),
                "full": lambda s: engine.lcut(s, cut_all=True, HMM=spec.hmm)}[spec.mode]
+    if spec.mode == "accurate":
+        return Segmenter(lambda texts: from_segments([cut(s) for s in texts.to_pylist()], texts))
     return Segmenter(lambda texts: from_token_lists([cut(s) for s in texts.to_pylist()]))
 
 

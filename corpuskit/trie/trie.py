@@ -280,15 +280,11 @@ class Trie:
     def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
         """int32 ``[len(states), ceil(vocab/32)]``, bit ``t % 32`` of word ``t // 32`` set where ``t`` may
         follow: the layout of xgrammar's and vLLM's token bitmasks."""
-        states = np.asarray(states, dtype=np.int64).ravel()
-        width = self.vocab_size if vocab_size is None else vocab_size
-        words = (width + 31) // 32
-        rows, labels = self.allowed_batch(states)
-        keep = labels < width
-        rows, labels = rows[keep], labels[keep]
-        bits = np.bincount(rows * words + (labels >> 5), weights=np.left_shift(1, labels & 31).astype(np.float64),
-                           minlength=len(states) * words)
-        return bits.astype(np.uint32).view(np.int32).reshape(len(states), words)
+        allowed = self.mask(states, vocab_size)
+        words = (allowed.shape[1] + 31) // 32
+        padded = np.zeros((allowed.shape[0], words * 32), dtype=bool)
+        padded[:, :allowed.shape[1]] = allowed
+        return np.packbits(padded, axis=1, bitorder="little").view("<i4").reshape(allowed.shape[0], words)
 
     def restrict(self, seq_ids: Iterable[int]) -> "RestrictedTrie":
         """A view that allows only the given sequences (ids in sorted order); nothing is rebuilt."""
