@@ -93,7 +93,8 @@ def split(train: str | os.PathLike | Iterable[str | os.PathLike], test: str | os
         log(f"plan: fit a discriminator on {len(sample_index):,} of {n_train:,} training records and "
             f"{len(test_texts):,} test records ({folds} folds, {features:,} hashed {ngrams}-gram features)")
         sample_tokens = featurizer.tokens(sample_texts)
-        disc = discriminator.fit(featurizer.from_tokens(sample_tokens), featurizer.matrix(test_texts), folds, seed)
+        disc = discriminator.fit(featurizer.from_tokens(sample_tokens), featurizer.matrix(test_texts), folds, seed,
+                                 discriminator.text_groups(sample_texts, test_texts))
         info.update(test_records=len(test_texts), auc_train_vs_test=round(disc.auc, 4),
                     shifted=disc.auc >= min_auc,
                     histogram=report.histogram(disc.oof[:len(sample_index)], disc.oof[len(sample_index):]),
@@ -186,10 +187,13 @@ def _finish_report(info: dict, disc, featurizer: Featurizer, valid_texts: pa.Arr
     test_texts = _Reader(test, format, field, False).all_texts(sample)
     test_matrix = featurizer.matrix(test_texts)
     copies = np.repeat(np.arange(len(valid_texts)), counts[counts > 0])
-    info["auc_valid_vs_test"] = round(discriminator.fit(featurizer.matrix(valid_texts)[copies], test_matrix, folds,
-                                                        seed, copies).auc, 4)
-    info["auc_random_vs_test"] = round(discriminator.fit(featurizer.matrix(random_texts), test_matrix, folds,
-                                                         seed).auc, 4)
+    valid_texts = valid_texts.take(pa.array(copies))
+    info["auc_valid_vs_test"] = round(discriminator.fit(
+        featurizer.matrix(valid_texts), test_matrix, folds, seed,
+        discriminator.text_groups(valid_texts, test_texts), discriminator.C_CHECK).auc, 4)
+    info["auc_random_vs_test"] = round(discriminator.fit(
+        featurizer.matrix(random_texts), test_matrix, folds, seed,
+        discriminator.text_groups(random_texts, test_texts), discriminator.C_CHECK).auc, 4)
 
 
 def _write_weights(folder: str, d: np.ndarray | None, weights: np.ndarray, counts: np.ndarray) -> None:

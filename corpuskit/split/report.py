@@ -20,7 +20,7 @@ def histogram(train_d: np.ndarray, test_d: np.ndarray) -> dict:
 def summary(report: dict) -> str:
     """A few lines for stderr."""
     lines = [f"split: {report['method_used']} split of {report['train_records']:,} training records "
-             f"against {report['test_records']:,} test records"]
+             + (f"against {report['test_records']:,} test records" if report.get("test_records") else "")]
     if report.get("auc_train_vs_test") is not None:
         lines.append(f"  AUC train vs test (out of fold): {report['auc_train_vs_test']:.3f} -> "
                      + ("train and test differ" if report["shifted"] else "no shift to speak of (near 0.5)"))
