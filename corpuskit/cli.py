@@ -462,8 +462,12 @@ def _run_plain(fn: Callable[[], None]) -> None:
 @click.option("--tokenizer", help="Features from this tokenizer (default: CJK characters and ASCII words).")
 @click.option("--sample", type=int, default=100_000, show_default=True,
               help="Fit the discriminator on a uniform sample of at most this many training records.")
+@click.option("--mem", help="Memory bound (e.g. 2G): the sample shrinks to fit it.")
+@click.option("--tmp", type=click.Path(file_okay=False), help="Scratch folder when there is no --output.")
 @click.option("--folds", type=int, default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--check-frac", type=float, default=0.3, show_default=True,
+              help="Share of the test set held out of the weights to judge the split with.")
 @click.option("--min-auc", type=float, default=0.55, show_default=True,
               help="Below this train-vs-test AUC there is no shift to correct.")
 @click.option("--no-fallback", is_flag=True, help="Weight even when train and test look alike.")
@@ -471,8 +475,9 @@ def _run_plain(fn: Callable[[], None]) -> None:
 @common
 def split_command(train: tuple[str, ...], tests: tuple[str, ...], output: str | None, field: str | None,
                   in_format: str | None, valid_size: int | None, valid_frac: float | None, method: str,
-                  replace: bool, weights_only: bool, tokenizer: str | None, sample: int, folds: int, seed: int,
-                  min_auc: float, no_fallback: bool, force: bool, progress: bool | None, quiet: bool) -> None:
+                  replace: bool, weights_only: bool, tokenizer: str | None, sample: int, mem: str | None,
+                  tmp: str | None, folds: int, seed: int, check_frac: float, min_auc: float, no_fallback: bool,
+                  force: bool, progress: bool | None, quiet: bool) -> None:
     """Carve a validation set out of TRAIN that resembles the test set (adversarial validation).
 
     \b
@@ -485,8 +490,9 @@ def split_command(train: tuple[str, ...], tests: tuple[str, ...], output: str | 
     log = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
     result = split(list(train), list(tests) or None, output, field=field, format=in_format, valid_size=valid_size,
                    valid_frac=valid_frac, method=method, replace=replace, weights_only=weights_only,
-                   tokenizer=tokenizer, sample=sample, folds=folds, seed=seed, min_auc=min_auc,
-                   fallback=not no_fallback, force=force, progress=progress, command=command_line(), log=log)
+                   tokenizer=tokenizer, sample=sample, mem=mem, tmp=tmp, folds=folds, seed=seed,
+                   check_frac=check_frac, min_auc=min_auc, fallback=not no_fallback, force=force,
+                   progress=progress, command=command_line(), log=log)
     if not quiet:
         click.echo(result.summary(), err=True)
 

@@ -9,15 +9,18 @@ hashed with xxh64 (vectorized) into a fixed number of columns; rows are L2-norma
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import scipy.sparse as sp
 
 from corpuskit.hashing import xxh64_lines
 from corpuskit.tokenize.arrays import char_tokens, decode, drop_space
 from corpuskit.tokenize.tokenizers import Segmenter, tokenizer_spec
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 _BIGRAM = np.uint64(0x9E3779B97F4A7C15)
 
@@ -43,13 +46,16 @@ class Featurizer:
         return self.from_tokens(self.tokens(texts))
 
     def from_tokens(self, lists: pa.ListArray) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         rows, cols = self.cells(lists)
         counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
                                shape=(len(lists), self.columns))
         counts.sum_duplicates()
         norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
         norms[norms == 0] = 1
-        return sp.csr_matrix(sp.diags(1 / norms) @ counts, dtype=np.float32)
+        counts.data /= np.repeat(norms, np.diff(counts.indptr)).astype(np.float32)
+        return counts
 
     def cells(self, lists: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every n-gram occurrence, n from 1 to ``ngrams``."""
