@@ -11,6 +11,7 @@ from corpuskit.io.reader import read
 from corpuskit.io.writer import write
 from corpuskit.pipeline import Context, Pipeline, Stage
 from corpuskit.shuffle import fingerprint, shuffle
+from corpuskit.split import SplitResult, split
 from corpuskit.stages import filter, map, map_batches
 from corpuskit.stats import Counters, RunStats
 from corpuskit.tokenize import Vocab, build_vocab, load_vocab, tokenize
@@ -19,5 +20,5 @@ from corpuskit.version import __version__
 __all__ = [
     "Context", "CorpusError", "Counters", "InputError", "OutputError", "Pipeline", "RunStats", "Stage",
     "Vocab", "__version__", "build_vocab", "count", "filter", "fingerprint", "load_vocab", "map", "map_batches",
-    "read", "shuffle", "tokenize", "write",
+    "read", "shuffle", "split", "SplitResult", "tokenize", "write",
 ]

@@ -429,5 +429,54 @@ def trie_stats(path: str, verify: bool, as_json: bool, progress: bool | None, qu
         click.echo(f"{key:>16}: {value}")
 
 
+@main.command(name="split")
+@click.argument("train", nargs=-1, required=True)
+@click.option("--test", "tests", multiple=True, help="The test set (repeatable; files, globs, folders).")
+@click.option("--output", "-o", help="Folder for train, valid, weights.parquet, report.json and report.html.")
+@click.option("--field", help="The field holding the text (JSONL, Parquet).")
+@click.option("--in-format", type=FORMAT, help="Read inputs as this format (default: by extension).")
+@click.option("--valid-size", type=int, help="Records to draw for validation.")
+@click.option("--valid-frac", type=float, help="Validation size as a share of the training records.")
+@click.option("--method", type=click.Choice(["adversarial", "random"]), default="adversarial", show_default=True)
+@click.option("--replace/--no-replace", default=True, show_default=True, help="Draw with replacement.")
+@click.option("--weights-only", is_flag=True, help="Write per-record weights and the report, no split.")
+@click.option("--tokenizer", help="Features from this tokenizer (default: CJK characters and ASCII words).")
+@click.option("--sample", type=int, default=100_000, show_default=True,
+              help="Fit the discriminator on a uniform sample of at most this many training records.")
+@click.option("--mem", help="Memory bound (e.g. 2G): the sample shrinks to fit it.")
+@click.option("--tmp", type=click.Path(file_okay=False), help="Scratch folder when there is no --output.")
+@click.option("--folds", type=int, default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--check-frac", type=float, default=0.3, show_default=True,
+              help="Share of the test set held out of the weights to judge the split with.")
+@click.option("--min-auc", type=float, default=0.55, show_default=True,
+              help="Below this train-vs-test AUC there is no shift to correct.")
+@click.option("--no-fallback", is_flag=True, help="Weight even when train and test look alike.")
+@click.option("--force", "-f", is_flag=True, help="Replace an existing output folder.")
+@common
+def split_command(train: tuple[str, ...], tests: tuple[str, ...], output: str | None, field: str | None,
+                  in_format: str | None, valid_size: int | None, valid_frac: float | None, method: str,
+                  replace: bool, weights_only: bool, tokenizer: str | None, sample: int, mem: str | None,
+                  tmp: str | None, folds: int, seed: int, check_frac: float, min_auc: float, no_fallback: bool,
+                  force: bool, progress: bool | None, quiet: bool) -> None:
+    """Carve a validation set out of TRAIN that resembles the test set (adversarial validation).
+
+    \b
+    corpuskit split train.jsonl --test test.jsonl -o split/ --valid-size 5000 --field text --seed 1
+    corpuskit split train.jsonl --test test.jsonl -o split/ --weights-only
+    corpuskit split train.jsonl -o split/ --valid-frac 0.05 --method random
+    """
+    from corpuskit.split import split
+
+    log = (lambda text: None) if quiet else (lambda text: click.echo(text, err=True))
+    result = split(list(train), list(tests) or None, output, field=field, format=in_format, valid_size=valid_size,
+                   valid_frac=valid_frac, method=method, replace=replace, weights_only=weights_only,
+                   tokenizer=tokenizer, sample=sample, mem=mem, tmp=tmp, folds=folds, seed=seed,
+                   check_frac=check_frac, min_auc=min_auc, fallback=not no_fallback, force=force,
+                   progress=progress, command=command_line(), log=log)
+    if not quiet:
+        click.echo(result.summary(), err=True)
+
+
 if __name__ == "__main__":
     main()

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
     ["bash", "examples/shuffle.sh"],
     ["bash", "examples/tokenize.sh"],
     ["bash", "examples/trie.sh"],
+    ["bash", "examples/split.sh"],
     ["bash", "examples/cat_and_count.sh"],
     [sys.executable, "examples/pipeline.py"],
 ])
