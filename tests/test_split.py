@@ -116,6 +116,8 @@ def test_report_has_the_figures_and_the_plot(adversarial):
                 "top_features", "histogram", "settings", "corpuskit", "seconds", "train", "test"):
         assert report[key] is not None, key
     assert report["settings"]["seed"] == 1 and report["settings"]["valid_size"] == 500
+    assert set(report["mean_text_bytes"]) == {"valid", "random", "test"}
+    assert all(size > 10 for size in report["mean_text_bytes"].values())
     assert len(report["top_features"]["test"]) > 5 and len(report["top_features"]["train"]) > 5
     assert "《" in {f["ngram"] for f in report["top_features"]["test"]}
     assert sum(report["histogram"]["train"]) == pytest.approx(1, abs=1e-3)
@@ -303,6 +305,7 @@ def test_command_prints_plan_and_summary(tmp_path):
     assert result.exit_code == 0, result.output
     assert "plan: fit a discriminator" in result.output
     assert "AUC train vs test" in result.output and "effective sample size" in result.output
+    assert "mean text length: validation" in result.output
     assert len(records(tmp_path / "out" / "valid.jsonl")) == 200
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["command"] and report["settings"]["replace"] is False

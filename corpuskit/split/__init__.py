@@ -263,9 +263,12 @@ def _top_features(disc: discriminator.Discriminator, featurizer: Featurizer, tok
 def _judge(info: dict, featurizer: Featurizer, judged: list[pa.Array], test_texts: pa.Array | None, folds: int,
            seed: int) -> None:
     """AUC of fresh discriminators against the held-out test records: the chosen validation set, and a
-    random one of the same size (0.5: indistinguishable from test)."""
+    random one of the same size (0.5: indistinguishable from test); and their mean text length, which
+    the weights may bend (a linear model grows more confident on longer texts)."""
     if len(judged) != 2 or test_texts is None or len(test_texts) < 2 or min(map(len, judged)) < 2:
         return
+    info["mean_text_bytes"] = {name: round(float(pc.mean(pc.binary_length(texts)).as_py()), 1)
+                               for name, texts in (("valid", judged[0]), ("random", judged[1]), ("test", test_texts))}
     test_matrix = featurizer.matrix(test_texts)
     for name, texts in zip(("auc_valid_vs_test", "auc_random_vs_test"), judged):
         info[name] = round(discriminator.fit(featurizer.matrix(texts), test_matrix, folds, seed,

@@ -27,6 +27,10 @@ def summary(report: dict) -> str:
     if report.get("auc_valid_vs_test") is not None:
         lines.append(f"  AUC chosen validation set vs test: {report['auc_valid_vs_test']:.3f}; a random split of "
                      f"the same size: {report['auc_random_vs_test']:.3f} (0.5 = indistinguishable)")
+    if report.get("mean_text_bytes"):
+        sizes = report["mean_text_bytes"]
+        lines.append(f"  mean text length: validation {sizes['valid']:,.0f} B, test {sizes['test']:,.0f} B, "
+                     f"random split {sizes['random']:,.0f} B")
     if report.get("effective_sample_size") is not None:
         lines.append(f"  effective sample size of the weights: {report['effective_sample_size']:,.0f} "
                      f"of {report['train_records']:,}")
