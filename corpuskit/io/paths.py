@@ -32,6 +32,12 @@ class FileSpec:
         return self.path == STDIO
 
 
+def common_format(specs: Iterable[FileSpec]) -> str:
+    """The inputs' one format, or JSONL when they mix: the format that holds any record."""
+    formats = {s.format for s in specs}
+    return formats.pop() if len(formats) == 1 else "jsonl"
+
+
 def format_from_name(path: str) -> str | None:
     """The format a file name announces, or None when its extension says nothing."""
     root, ext = os.path.splitext(path.lower())

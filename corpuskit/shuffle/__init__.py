@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from corpuskit import seeds
 from corpuskit.errors import CorpusError
 from corpuskit.io.atomic import check_folder, refuse_existing
-from corpuskit.io.paths import detect, expand, format_from_name
+from corpuskit.io.paths import common_format, detect, expand, format_from_name
 from corpuskit.io.reader import Source
 from corpuskit.io.writer import Writer, write
 from corpuskit.memory import bound_allocations
@@ -88,7 +88,7 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
     specs = [detect(p, in_format) for p in expand(inputs)]
     _check_output(writer, [s.path for s in specs])
     out_format = writer.format or (None if writer.path == "-" else format_from_name(writer.path)) or \
-        _common_format(specs)
+        common_format(specs)
     tmp = tmp or default_tmp()
     if not os.path.isdir(tmp):
         raise CorpusError(f"--tmp {tmp}: no such folder")
@@ -125,11 +125,6 @@ def _check_output(writer: Writer, inputs: list[str]) -> None:
     refuse_existing(target, writer.force)
     check_folder(target)
     writer.refuse_inputs(inputs)
-
-
-def _common_format(specs: list) -> str:
-    formats = {s.format for s in specs}
-    return formats.pop() if len(formats) == 1 else "jsonl"
 
 
 def _output_folder(writer: Writer) -> str:

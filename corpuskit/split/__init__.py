@@ -160,18 +160,16 @@ def split(train: str | os.PathLike | Iterable[str | os.PathLike], test: str | os
         _judge(info, featurizer, [_at_most(t, budget, rng) for t in judged_texts], check_texts, folds, seed)
         if scores is not None and out is not None:
             scores.write_parquet(os.path.join(folder, "weights.parquet"), drawn, mean_weight)
-        weights = scores.all() if scores is not None and out is None else None
-        if weights is not None:
-            weights = discriminator.importance(weights) / mean_weight
+        weights = counts = None
+        if out is None:
+            weights = discriminator.importance(scores.all()) / mean_weight if scores is not None else np.ones(n_train)
+            counts = drawn.counts(0, n_train)
         if scores is not None:
             os.remove(scores.path)
         if out is not None:
             _write_report(folder, info, train, test, command, started, settings)
     info.setdefault("auc_valid_vs_test", None)
     info.setdefault("auc_random_vs_test", None)
-    counts = drawn.counts(0, n_train) if out is None else None
-    if out is None and weights is None:
-        weights = np.ones(n_train)
     return SplitResult(method_used, n_train, info.get("test_records", 0), info["valid_draws"], info["valid_unique"],
                        info.get("auc_train_vs_test"), info["auc_valid_vs_test"], info["auc_random_vs_test"],
                        info["effective_sample_size"], info, weights, counts, out)

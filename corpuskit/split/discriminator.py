@@ -96,9 +96,3 @@ def importance(d: np.ndarray) -> np.ndarray:
     """w = D / (1 - D), with D kept off 0 and 1 so every weight is finite and positive."""
     d = np.clip(d, CLIP, 1 - CLIP)
     return d / (1 - d)
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """(sum w)^2 / sum w^2: how many equally weighted records the weights are worth."""
-    total = float(np.sum(weights))
-    return total * total / float(np.sum(weights * weights)) if total > 0 else 0.0

@@ -8,6 +8,7 @@ hashed with xxh64 (vectorized) into a fixed number of columns; rows are L2-norma
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,36 +60,34 @@ class Featurizer:
 
     def cells(self, lists: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every n-gram occurrence, n from 1 to ``ngrams``."""
-        flat = pc.list_flatten(lists)
-        parents = pc.list_parent_indices(lists).to_numpy()
-        hashes = xxh64_lines(flat, self.seed)
-        rows, cols = [parents], [hashes % np.uint64(self.columns)]
-        gram = hashes
-        for n in range(2, self.ngrams + 1):
-            same = parents[n - 1:] == parents[:len(parents) - n + 1]
-            with np.errstate(over="ignore"):
-                gram = gram[:-1] * _BIGRAM ^ hashes[n - 1:]
-            rows.append(parents[n - 1:][same])
-            cols.append(gram[same] % np.uint64(self.columns))
-        return np.concatenate(rows), np.concatenate(cols).astype(np.int64)
+        rows, cols = [], []
+        for _, starts, row, column in self._grams(lists):
+            rows.append(row)
+            cols.append(column)
+        return np.concatenate(rows), np.concatenate(cols)
 
     def names(self, lists: pa.ListArray, wanted: np.ndarray) -> dict[int, str]:
         """A readable n-gram for each of the ``wanted`` columns that occurs in ``lists``."""
         flat = pc.list_flatten(lists).to_numpy(zero_copy_only=False)
-        parents = pc.list_parent_indices(lists).to_numpy()
-        hashes = xxh64_lines(pc.list_flatten(lists), self.seed)
         found: dict[int, str] = {}
+        for n, starts, _, columns in self._grams(lists):
+            for i in np.flatnonzero(np.isin(columns, wanted)):
+                found.setdefault(int(columns[i]), " ".join(flat[starts[i]:starts[i] + n]))
+        return found
+
+    def _grams(self, lists: pa.ListArray) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """For n from 1 to ``ngrams``: (n, position of each n-gram's first token in the flat tokens,
+        its row, its column), n-grams within one text only."""
+        flat = pc.list_flatten(lists)
+        parents = pc.list_parent_indices(lists).to_numpy()
+        hashes = xxh64_lines(flat, self.seed)
         gram = hashes
         for n in range(1, self.ngrams + 1):
             if n > 1:
                 with np.errstate(over="ignore"):
                     gram = gram[:-1] * _BIGRAM ^ hashes[n - 1:]
-            starts = np.arange(len(gram))
-            same = parents[n - 1:] == parents[:len(parents) - n + 1] if n > 1 else np.ones(len(gram), bool)
-            columns = (gram % np.uint64(self.columns)).astype(np.int64)
-            for i in np.flatnonzero(same & np.isin(columns, wanted)):
-                found.setdefault(int(columns[i]), " ".join(flat[starts[i]:starts[i] + n]))
-        return found
+            starts = np.flatnonzero(parents[n - 1:] == parents[:len(parents) - n + 1])
+            yield n, starts, parents[starts], (gram[starts] % np.uint64(self.columns)).astype(np.int64)
 
 
 _segmenters: dict[str, Segmenter] = {}

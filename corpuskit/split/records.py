@@ -8,14 +8,13 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
+from corpuskit.io.paths import common_format, extension
 from corpuskit.records import text_values, untagged
 from corpuskit.shuffle.keys import record_keys
 from corpuskit.split import discriminator
 from corpuskit.split.draw import Drawn, by_hash
 from corpuskit.split.features import Featurizer
 from corpuskit.split.scores import Scores
-
-EXTENSIONS = {"text": "txt", "jsonl": "jsonl", "parquet": "parquet"}
 
 
 class Records:
@@ -27,8 +26,7 @@ class Records:
         self.pipe = read(paths, format=format, field=field)
         self.field = field
         self.progress = progress
-        formats = {s.format for s in self.pipe.source.specs}
-        self.format = formats.pop() if len(formats) == 1 else "jsonl"
+        self.format = common_format(self.pipe.source.specs)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         yield from self.pipe.batches(progress=self.progress)
@@ -96,7 +94,7 @@ class Records:
         was drawn) into ``folder``; returns the texts of each of the ``judged`` draws as ``texts_of``."""
         from corpuskit.io.writer import write
 
-        ext = EXTENSIONS[self.format]
+        ext = extension(self.format, None)
         found: list[list[pa.Array]] = [[] for _ in judged]
         spool = os.path.join(folder, ".valid.arrow")
         writer = None
@@ -119,13 +117,13 @@ class Records:
                 writer.write_batch(repeated)
                 yield batch.filter(pa.array(counts == 0))
 
-        write(os.path.join(folder, f"train.{ext}"), format=self.format, manifest=False).consume(
+        write(os.path.join(folder, f"train{ext}"), format=self.format, manifest=False).consume(
             kept_batches(), [], self.format, lambda outputs: {})
         if writer is not None:
             writer.close()
             with pa.memory_map(spool) as source:
                 reader = pa.ipc.open_file(source)
-                write(os.path.join(folder, f"valid.{ext}"), format=self.format, manifest=False).consume(
+                write(os.path.join(folder, f"valid{ext}"), format=self.format, manifest=False).consume(
                     (reader.get_batch(i) for i in range(reader.num_record_batches)), [], self.format,
                     lambda outputs: {})
             os.remove(spool)

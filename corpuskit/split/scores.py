@@ -42,7 +42,8 @@ class Scores:
             yield start, importance(d)
 
     def summary(self) -> tuple[float, float]:
-        """(mean weight, effective sample size)."""
+        """(mean weight, effective sample size (sum w)^2 / sum w^2: how many equally weighted
+        records the weights are worth)."""
         total = square = 0.0
         for _, w in self.weight_blocks():
             total += float(w.sum())
