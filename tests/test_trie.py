@@ -23,6 +23,9 @@ import corpuskit.trie.sort as trie_sort
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.trie import DEAD, ROOT, Trie, TrieBuild, build_trie
 from corpuskit.trie.layout import build_layout, iter_chunks
+import corpuskit.trie.trie as trie_module
+from corpuskit.trie import varint
+from corpuskit.trie.trie import ARRAYS, pack_bitmask
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data"
 ZH = (DATA / "fortunes-zh.txt").read_text(encoding="utf-8").splitlines()
@@ -292,9 +295,8 @@ def test_a_built_file_holds_the_same_trie_as_from_sequences(fresh, case):
     built = build_trie(folder / "ids.txt", folder / "t.trie", tokenizer="ids")
     opened, memory = Trie.open(folder / "t.trie", verify=True), Trie.from_sequences(seqs)
     assert (built.sequences, built.records, built.duplicates) == (len(memory), len(seqs), len(seqs) - len(memory))
-    for name in ("child_start", "first_label", "run_start", "rest", "lo", "hi", "terminal", "payload"):
-        assert getattr(opened, name if name != "payload" else "payloads").tolist() == \
-            getattr(memory, name if name != "payload" else "payloads").tolist(), name
+    for name in ARRAYS:
+        assert opened._arrays[name].tolist() == memory._arrays[name].tolist(), name
     assert opened.vocab_size == memory.vocab_size and opened.vocab is None
 
 
@@ -319,6 +321,40 @@ def test_a_dead_state_answers_like_no_prefix():
     assert trie.count(dead) == 0
     assert trie.completions(dead) == []
     assert trie.leaf_range(dead)[0] == trie.leaf_range(dead)[1]
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=60))
+def test_varint_labels_round_trip(labels):
+    """Edge labels are stored as LEB128 varints: every uint32 comes back, in bulk and one at a time."""
+    encoded = varint.encode(np.array(labels, dtype=np.uint64))
+    assert len(encoded) == int(varint.lengths(np.array(labels, dtype=np.uint64)).sum())
+    assert varint.labels(memoryview(encoded), 0, len(encoded)) == labels
+    padded = np.concatenate((encoded, np.zeros(varint.PADDING, dtype=np.uint8)))
+    starts = np.cumsum([0] + varint.lengths(np.array(labels, dtype=np.uint64)).tolist()[:-1]) if labels else []
+    values, sizes = varint.decode_at(padded, np.array(starts, dtype=np.int64))
+    assert values.tolist() == labels and sizes.tolist() == varint.lengths(np.array(labels, dtype=np.uint64)).tolist()
+    assert [varint.label_at(memoryview(padded), int(p))[0] for p in starts] == labels
+
+
+@pytest.mark.parametrize("cache_bytes", [32 << 20, 5000])
+def test_mask_of_wide_nodes_many_states_and_repeats(monkeypatch, cache_bytes):
+    """The mask paths a small property test does not reach: nodes wide enough for the row cache (also
+    when the cache must evict), batches with thousands of labels, repeated and dead states, a narrow width."""
+    monkeypatch.setattr(trie_module, "WIDE_CACHE_BYTES", cache_bytes)
+    seqs = [[a, b] for a in range(40) for b in range(0, 400, 2)] + [[7, 1, 900, 901], [600 + a for a in range(5)]]
+    seqs += [[1000 + a] for a in range(300)]
+    trie = Trie.from_sequences(seqs)
+    states = [trie.walk([a]) for a in range(40)] + [ROOT, ROOT, DEAD, trie.walk([7, 1]), trie.walk([7, 1, 900])]
+    states += [trie.walk([600, 601]), trie.walk([3])]
+    for _ in range(2):  # the second round reads wide rows from the cache
+        for width in (trie.vocab_size, 950, 30):
+            mask = trie.mask(states, width)
+            bits = trie.bitmask(states, width)
+            for row, state in enumerate(states):
+                allowed = [t for t in trie.allowed(state).tolist() if t < width]
+                assert np.flatnonzero(mask[row]).tolist() == allowed, (row, width)
+            assert np.array_equal(bits, pack_bitmask(mask))
+    assert trie._wide_bytes <= cache_bytes
 
 
 # --- 2. builds from files -----------------------------------------------------------------------------------
@@ -725,7 +761,7 @@ def damaged(path: Path, data: bytes) -> Path:
     ("header flip", "header is truncated or damaged"),
     ("half", "truncated"),
     ("last byte", "truncated"),
-    ("version", "format version 2"),
+    ("version", "format version 3"),
     ("header length", "truncated or damaged"),
 ])
 def test_open_rejects_a_damaged_or_foreign_file(built, how, message):
@@ -747,7 +783,7 @@ def test_open_rejects_a_damaged_or_foreign_file(built, how, message):
     elif how == "last byte":
         data = raw[:-1]
     elif how == "version":
-        data = raw[:8] + struct.pack("<I", 2) + raw[12:]
+        data = raw[:8] + struct.pack("<I", 3) + raw[12:]
     else:  # a flipped high bit in the header's length
         data = bytearray(raw)
         data[19] ^= 0x80
@@ -765,7 +801,7 @@ def test_open_of_what_is_not_a_file(tmp_path):
 
 def test_a_flipped_byte_inside_an_array_is_found_by_verify(built):
     path, raw, header, start = built
-    for name in ("first_label", "payload", "vocab_blob"):
+    for name in ("label", "payload", "vocab_blob"):
         entry = header["arrays"][name]
         data = bytearray(raw)
         data[start + entry["offset"] + entry["length"] * np.dtype(entry["dtype"]).itemsize // 2] ^= 0x10

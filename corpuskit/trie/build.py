@@ -28,6 +28,7 @@ from corpuskit.trie.layout import MAX_EDGE, Arrays, Chunk, build_layout
 from corpuskit.trie.records import MAX_ID, encode
 from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
 from corpuskit.trie.sort import sorted_chunks
+from corpuskit.trie.trie import ARRAYS
 from corpuskit.units import format_size, parse_size
 from corpuskit.version import __version__
 
@@ -107,13 +108,13 @@ def build_trie(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str
     meta = {
         "corpuskit": __version__, "tokenizer": identity, "vocab_size": size_of_vocab, "eos_id": eos,
         "sequences": arrays.sequences, "duplicates": arrays.duplicates, "records": counted["records"],
-        "tokens": arrays.tokens, "nodes": int(len(arrays.lo)), "max_edge": MAX_EDGE,
+        "tokens": arrays.tokens, "nodes": arrays.nodes, "max_edge": MAX_EDGE,
         "payload": payload or "record number", "field": field, "template": template,
         "inputs": source.source.describe(),
     }
     size = fileformat.save(out, _file_arrays(arrays, vocab_tokens, hf_json), meta, force)
     result = TrieBuild(out, arrays.sequences, arrays.duplicates, counted["records"], arrays.tokens,
-                       int(len(arrays.lo)), size, time.perf_counter() - started, counted["runs"], size_of_vocab,
+                       arrays.nodes, size, time.perf_counter() - started, counted["runs"], size_of_vocab,
                        meta)
     _write_manifest(out, result, command)
     return result
@@ -245,8 +246,7 @@ def _hf_vocab(path: str) -> tuple[list[str], bytes]:
 
 
 def _file_arrays(arrays: Arrays, vocab_tokens: list[str] | None, hf_json: bytes | None) -> dict[str, np.ndarray]:
-    out = {name: getattr(arrays, name) for name in
-           ("child_start", "first_label", "run_start", "rest", "lo", "hi", "terminal", "payload")}
+    out = {name: getattr(arrays, name) for name in ARRAYS}
     if vocab_tokens is not None:
         encoded = [t.encode("utf-8") for t in vocab_tokens]
         offsets = np.zeros(len(encoded) + 1, dtype=np.int64)

@@ -26,7 +26,7 @@ from corpuskit.errors import CorpusError
 from corpuskit.io.atomic import atomic_file
 
 MAGIC = b"CKTRIE\r\n"
-VERSION = 1
+VERSION = 2
 _FIXED = struct.Struct("<8sIQQ")
 _ALIGN = 64
 
@@ -65,7 +65,8 @@ def load(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any], mmap.mmap | 
             raise CorpusError(f"{path}: not a corpuskit trie file (build one with 'corpuskit trie build')")
         _, version, header_len, header_hash = _FIXED.unpack(fixed)
         if version != VERSION:
-            raise CorpusError(f"{path}: trie format version {version}; this corpuskit reads version {VERSION}")
+            raise CorpusError(f"{path}: trie format version {version}; this corpuskit reads version {VERSION} "
+                              "(build the trie again)")
         size = os.fstat(f.fileno()).st_size
         header = f.read(header_len) if header_len <= size else b""
         if len(header) < header_len or xxhash.xxh64_intdigest(header) != header_hash:

@@ -15,19 +15,21 @@ by their first label: ``allowed`` is then a slice of one array.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from array import array
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from corpuskit.errors import CorpusError
+from corpuskit.trie import varint
 
 _INT32_MAX = 2**31 - 1
-MAX_EDGE = (1 << 24) - 1
-"""Longest edge (tokens between two nodes): a state packs the position on an edge in 24 bits."""
+MAX_EDGE = ((1 << 24) - 2) // varint.MAX_BYTES
+"""Longest edge (tokens between two nodes): a state packs the byte position on an edge in 24 bits."""
 
 
 @dataclass
@@ -41,20 +43,31 @@ class Chunk:
 
 @dataclass
 class Arrays:
-    """The trie, breadth-first: what the file stores."""
+    """The trie as the file stores it.
 
-    child_start: np.ndarray   # N + 1: children of v are nodes child_start[v] .. child_start[v+1]-1
-    first_label: np.ndarray   # N: the first label of the edge into v (0 for the root)
-    run_start: np.ndarray     # N + 1: the rest of v's edge labels are rest[run_start[v]:run_start[v+1]]
-    rest: np.ndarray          # the labels after the first on every edge
-    lo: np.ndarray            # N: first sequence id under v
-    hi: np.ndarray            # N: one past the last sequence id under v
-    terminal: np.ndarray      # N: 1 where a sequence ends at v
+    Nodes with children ("inner" nodes, the root always among them) are numbered
+    breadth-first, ``0 .. I-1``. Every other node ends exactly one sequence: it is that
+    sequence's leaf, numbered ``I + sequence id``, and needs no arrays of its own: its
+    range is ``[id, id + 1)`` and its edge labels are the sequence's tail. The children of
+    inner node v are the slots ``child_start[v] .. child_start[v+1]-1``, sorted by label.
+    Labels after the first on an edge are LEB128 varints in ``rest`` (``varint``).
+    """
+
+    child_start: np.ndarray   # I + 1: the slots of inner node v
+    label: np.ndarray         # slots: the first label of the edge into the child
+    target: np.ndarray        # slots: the child, an inner node (< I) or a leaf (I + sequence id)
+    run_start: np.ndarray     # I + 1: inner node v's other edge labels are rest[run_start[v]:run_start[v+1]]
+    tail_start: np.ndarray    # sequences + 1: the leaf of sequence s has rest[tail_start[s]:tail_start[s+1]]
+    rest: np.ndarray          # uint8: the varint labels after the first of every edge, inner edges first
+    lo: np.ndarray            # I: first sequence id under inner node v
+    hi: np.ndarray            # I: one past the last sequence id under v
+    terminal: np.ndarray      # bitmap of I bits (little bit order): a sequence ends at inner node v
     payload: np.ndarray       # sequences: the record each sequence came from (its first occurrence)
     sequences: int
     duplicates: int
     tokens: int
     max_label: int
+    nodes: int
 
 
 class _Builder:
@@ -206,50 +219,62 @@ def ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _breadth_first(b: _Builder) -> Arrays:
-    """Renumbers the nodes level by level (by ``lo`` within a level) and lays out their arrays.
+    """Renumbers the nodes (inner ones level by level, by ``lo`` within a level; leaves by sequence id)
+    and lays out their arrays.
 
     Everything here is a few int32 or int64 arrays of one entry per node: about 60
     bytes per node at the peak, plus the labels, gathered from the scratch file in slices.
     """
     parent = np.frombuffer(b.parent, dtype=np.int32)
     lo = np.frombuffer(b.lo, dtype=np.int32)
+    depth = np.frombuffer(b.depth, dtype=np.int32)
+    block = np.frombuffer(b.block, dtype=np.int64)
     n_nodes = len(parent)
     order = np.lexsort((lo, _levels(parent))).astype(np.int32)
-    rank = np.empty(n_nodes, dtype=np.int32)
-    rank[order] = np.arange(n_nodes, dtype=np.int32)
-    children = np.bincount(rank[parent[order[1:]]], minlength=n_nodes)
-    del rank
-    index_type = _narrowest(max(n_nodes + 1, b.count))
-    child_start = np.empty(n_nodes + 1, dtype=np.int64)
-    child_start[0] = 1
-    np.cumsum(children, out=child_start[1:])
-    child_start[1:] += 1
-    del children
-    child_start = child_start.astype(index_type)
+    children = np.bincount(parent[1:], minlength=n_nodes)
+    inner_of = children > 0
+    inner_of[0] = True
+    inner = order[inner_of[order]]
+    n_inner = len(inner)
+    number = np.empty(n_nodes, dtype=np.int64)
+    number[inner] = np.arange(n_inner)
+    leaves = np.flatnonzero(~inner_of)
+    number[leaves] = n_inner + lo[leaves].astype(np.int64)
+    slots = order[1:]
+    target = number[slots].astype(_narrowest(n_inner + b.count))
+    del number
+    child_start = np.zeros(n_inner + 1, dtype=np.int64)
+    np.cumsum(children[inner], out=child_start[1:])
+    del children, inner_of
 
-    depth = np.frombuffer(b.depth, dtype=np.int32)
-    rest_len = np.zeros(n_nodes, dtype=np.int32)
+    rest_len = np.zeros(n_nodes, dtype=np.int64)
     rest_len[1:] = depth[1:] - depth[parent[1:]] - 1
-    rest_len = rest_len[order]
-    run_start = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(rest_len, out=run_start[1:])
-    block = np.frombuffer(b.block, dtype=np.int64)[order]
-    block += 1
-    label_type = _narrowest(b.max_label)
-    rest = b.labels.gather(block, rest_len, run_start, label_type)
-    del block, rest_len
-    first_label = np.frombuffer(b.first, dtype=np.uint32)[order].astype(label_type)
-    first_label[0] = 0
+    tail_len = np.zeros(b.count, dtype=np.int64)
+    tail_len[lo[leaves]] = rest_len[leaves]
+    tail_block = np.zeros(b.count, dtype=np.int64)
+    tail_block[lo[leaves]] = block[leaves] + 1
+    del leaves
+    rest, run_bytes, tail_bytes = b.labels.encoded(
+        (block[inner] + 1, tail_block), (rest_len[inner], tail_len))
+    del rest_len, tail_len, tail_block
+    run_start = np.zeros(n_inner + 1, dtype=np.int64)
+    np.cumsum(run_bytes, out=run_start[1:])
+    tail_start = np.empty(b.count + 1, dtype=np.int64)
+    tail_start[0] = run_start[-1]
+    np.cumsum(tail_bytes, out=tail_start[1:])
+    tail_start[1:] += run_start[-1]
 
-    index_type = _narrowest(max(n_nodes + 1, int(run_start[-1]), b.count))
+    first = np.frombuffer(b.first, dtype=np.uint32)
+    offset_type = _narrowest(int(tail_start[-1]))
+    index_type = _narrowest(max(n_inner + 1, b.count, n_nodes))
     payload = np.concatenate(b.payload) if b.payload else np.zeros(0, dtype=np.int64)
     return Arrays(
-        child_start=child_start.astype(index_type), first_label=first_label,
-        run_start=run_start.astype(index_type), rest=rest,
-        lo=lo[order].astype(index_type), hi=np.frombuffer(b.hi, dtype=np.int32)[order].astype(index_type),
-        terminal=np.frombuffer(b.terminal, dtype=np.int8)[order].astype(np.uint8),
+        child_start=child_start.astype(index_type), label=first[slots].astype(_narrowest(b.max_label)),
+        target=target, run_start=run_start.astype(offset_type), tail_start=tail_start.astype(offset_type),
+        rest=rest, lo=lo[inner].astype(index_type), hi=np.frombuffer(b.hi, dtype=np.int32)[inner].astype(index_type),
+        terminal=np.packbits(np.frombuffer(b.terminal, dtype=np.int8)[inner].astype(bool), bitorder="little"),
         payload=payload.astype(_narrowest(int(payload.max()) if len(payload) else 0)),
-        sequences=b.count, duplicates=b.duplicates, tokens=b.tokens, max_label=b.max_label)
+        sequences=b.count, duplicates=b.duplicates, tokens=b.tokens, max_label=b.max_label, nodes=n_nodes)
 
 
 class _Labels:
@@ -271,25 +296,57 @@ class _Labels:
             self._file.write(labels.tobytes())
         self.count += len(labels)
 
-    def gather(self, starts: np.ndarray, counts: np.ndarray, out_start: np.ndarray, dtype: type) -> np.ndarray:
-        """The labels ``[starts[v], starts[v] + counts[v])`` of every node v, one after the other."""
-        out = np.empty(int(out_start[-1]), dtype=dtype)
+    def encoded(self, starts: tuple[np.ndarray, ...], counts: tuple[np.ndarray, ...]) -> tuple:
+        """The labels ``[starts[v], starts[v] + counts[v])`` of every edge v of each group, one after the
+        other as varints (uint8, padded), then the bytes of each edge, per group.
+
+        Two passes over the labels, the first to size the output, so it is never held twice.
+        """
+        with self._labels() as (labels, evict):
+            pieces = [(group, a, z) for group, group_counts in enumerate(counts)
+                      for a, z in _pieces(group_counts, self.GATHER_LABELS)]
+            sizes = [np.zeros(len(c), dtype=np.int64) for c in counts]
+            for group, a, z in pieces:
+                piece = labels[ranges(starts[group][a:z], counts[group][a:z])]
+                edge_of = np.repeat(np.arange(z - a), counts[group][a:z])
+                sizes[group][a:z] = np.bincount(edge_of, weights=varint.lengths(piece), minlength=z - a)
+                evict()
+            out = np.zeros(sum(int(s.sum()) for s in sizes) + varint.PADDING, dtype=np.uint8)
+            at = 0
+            for group, a, z in pieces:
+                encoded = varint.encode(labels[ranges(starts[group][a:z], counts[group][a:z])])
+                out[at:at + len(encoded)] = encoded
+                at += len(encoded)
+                evict()
+            del labels
+        return (out, *sizes)
+
+    @contextlib.contextmanager
+    def _labels(self) -> Iterator[tuple[np.ndarray, Callable[[], None]]]:
+        """All labels as one array (a map of the scratch file), and a call that lets go of mapped pages."""
         if self._file is None:
             labels = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.uint32)
-            out[:] = labels[ranges(starts, counts)]
-            return out
+            self._parts = []
+            yield labels, lambda: None
+            return
         self._file.close()
-        if self.count == 0:
-            return out
-        cuts = np.searchsorted(out_start, np.arange(0, out_start[-1], self.GATHER_LABELS), side="right") - 1
-        bounds = np.unique(np.concatenate((cuts, [len(starts)])))
+        if not self.count:
+            yield np.zeros(0, dtype=np.uint32), lambda: None
+            return
         with open(self._path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             labels = np.frombuffer(mapped, dtype=np.uint32)
-            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                out[out_start[a]:out_start[b]] = labels[ranges(starts[a:b], counts[a:b])]
-                mapped.madvise(mmap.MADV_DONTNEED)
-            del labels
-        return out
+            try:
+                yield labels, lambda: mapped.madvise(mmap.MADV_DONTNEED)
+            finally:
+                del labels
+
+
+def _pieces(counts: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Runs ``[a, z)`` of consecutive edges holding about ``size`` labels each (an edge is never cut)."""
+    ends = np.cumsum(counts)
+    cuts = np.searchsorted(ends, np.arange(0, int(ends[-1]) if len(ends) else 0, size), side="right")
+    bounds = np.unique(np.concatenate(([0], cuts, [len(counts)])))
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
 
 
 def _levels(parent: np.ndarray) -> np.ndarray:

@@ -1,23 +1,24 @@
 """Queries on a trie: states, steps, allowed next tokens, counts and completions.
 
-A state is an int: ``node << 24 | k``, where ``k`` counts the labels consumed on the
-edge into ``node`` (the root is 0; -1, or None from ``step``, is dead). At a node the
-next tokens are the first labels of its children, one contiguous sorted slice, so a
-step is a binary search over them: O(log degree). Inside an edge there is exactly one
-next token. Every node covers the sequence ids ``[lo, hi)`` of the sequences below it.
+A state is an int: ``node << 24 | k``, where ``k`` is one plus the bytes of the edge's
+varint labels consumed after its first label (the root is 0; -1, or None from ``step``,
+is dead). At an inner node the next tokens are the labels of its slots, one contiguous
+sorted slice, so a step is a binary search over them: O(log degree). Inside an edge
+there is exactly one next token, decoded at the state's byte position: O(1). Every node
+covers the sequence ids ``[lo, hi)`` of the sequences below it (``layout.Arrays``).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from corpuskit.errors import CorpusError
-from corpuskit.trie import fileformat
+from corpuskit.trie import fileformat, varint
 from corpuskit.trie.layout import ranges as _ranges
 
 SHIFT = 24
@@ -26,6 +27,13 @@ ROOT = 0
 DEAD = -1
 SMALL_BATCH = 128
 """Up to this many states, a loop of scalar steps beats numpy's fixed cost per call."""
+WIDE = 256
+"""Nodes with this many children or more keep their mask rows in a cache."""
+WIDE_CACHE_BYTES = 32 << 20
+BINCOUNT_FROM = 4096
+"""From this many labels on, bits are packed by one bincount rather than ``bitwise_or.at``."""
+ARRAYS = ("child_start", "label", "target", "run_start", "tail_start", "rest", "lo", "hi", "terminal", "payload")
+"""What a trie file holds besides its vocabulary (``layout.Arrays`` says what each is)."""
 
 
 class Trie:
@@ -36,20 +44,29 @@ class Trie:
         self.path = path
         self.meta = meta
         self._mapped = mapped
+        self._arrays = arrays
         self.child_start = arrays["child_start"]
-        self.first_label = arrays["first_label"]
+        self.label = arrays["label"]
+        self.target = arrays["target"]
         self.run_start = arrays["run_start"]
+        self.tail_start = arrays["tail_start"]
         self.rest = arrays["rest"]
         self.lo = arrays["lo"]
         self.hi = arrays["hi"]
         self.terminal = arrays["terminal"]
         self.payloads = arrays["payload"]
-        self._arrays = arrays
+        self.inner = len(self.lo)
         self.root = ROOT
         self._children = memoryview(self.child_start)
-        self._first = memoryview(self.first_label)
+        self._labels = memoryview(self.label)
+        self._targets = memoryview(self.target)
         self._runs = memoryview(self.run_start)
+        self._tails = memoryview(self.tail_start)
         self._rest = memoryview(self.rest)
+        self._bits = memoryview(self.terminal)
+        self._lo = memoryview(self.lo)
+        self._wide_rows: dict[tuple, np.ndarray] = {}
+        self._wide_bytes = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike, verify: bool = False) -> "Trie":
@@ -58,6 +75,9 @@ class Trie:
         arrays, meta, mapped = fileformat.load(path)
         if verify:
             fileformat.verify(path, arrays, meta["_digests"])
+        missing = [name for name in ARRAYS if name not in arrays]
+        if missing:
+            raise CorpusError(f"{path}: the trie lacks the array(s) {', '.join(missing)}: the file is damaged")
         return cls(arrays, meta, path, mapped)
 
     @classmethod
@@ -67,28 +87,25 @@ class Trie:
 
         For tests and small candidate sets; large inputs go through ``build_trie``.
         """
-        from dataclasses import asdict
-
         from corpuskit.trie.layout import build_layout, iter_chunks
 
         items = sorted((tuple(int(t) for t in seq), i) for i, seq in enumerate(sequences))
         if any(t < 0 for seq, _ in items for t in seq):
             raise CorpusError("token ids must be >= 0")
         built = build_layout(iter_chunks(iter(items)))
-        arrays = {k: v for k, v in asdict(built).items() if isinstance(v, np.ndarray)}
         size = max(built.max_label + 1 if built.tokens else 0, 0 if eos_id is None else eos_id + 1)
         if vocab_size is not None and vocab_size < size:
             raise CorpusError(f"token id {size - 1} is outside the vocabulary of {vocab_size} tokens")
         meta = {"sequences": built.sequences, "duplicates": built.duplicates, "tokens": built.tokens,
-                "nodes": len(built.lo), "records": len(items), "tokenizer": {"tokenizer": "ids"},
+                "nodes": built.nodes, "records": len(items), "tokenizer": {"tokenizer": "ids"},
                 "vocab_size": vocab_size if vocab_size is not None else size, "eos_id": eos_id}
-        return cls(arrays, meta)
+        return cls({name: getattr(built, name) for name in ARRAYS}, meta)
 
     def __len__(self) -> int:
         return int(self.meta["sequences"])
 
     def __repr__(self) -> str:
-        return f"Trie({self.path or '<memory>'}: {len(self):,} sequences, {len(self.lo):,} nodes)"
+        return f"Trie({self.path or '<memory>'}: {len(self):,} sequences, {self.meta['nodes']:,} nodes)"
 
     @property
     def vocab_size(self) -> int:
@@ -106,13 +123,16 @@ class Trie:
             return None
         node, k = state >> SHIFT, state & _MASK
         if node:
-            run = self._runs[node]
-            if k <= self._runs[node + 1] - run:
-                return state + 1 if self._rest[run + k - 1] == token else None
+            start, end = self._edge(node)
+            if start + k <= end:
+                label, size = varint.label_at(self._rest, start + k - 1)
+                return state + size if label == token else None
+            if node >= self.inner:
+                return None
         start, end = self._children[node], self._children[node + 1]
-        i = bisect_left(self._first, token, start, end)
-        if i < end and self._first[i] == token:
-            return (i << SHIFT) | 1
+        i = bisect_left(self._labels, token, start, end)
+        if i < end and self._labels[i] == token:
+            return (self._targets[i] << SHIFT) | 1
         return None
 
     def walk(self, tokens: Iterable[int], state: int = ROOT) -> int | None:
@@ -124,21 +144,38 @@ class Trie:
         return state
 
     def allowed(self, state: int) -> np.ndarray:
-        """The tokens that may follow, sorted: a read-only view into the trie, no copy."""
+        """The tokens that may follow, sorted: at a node, a read-only view into the trie (no copy);
+        inside an edge, the one label there."""
+        choices = self._choices(state)
+        if isinstance(choices, int):
+            return np.array([choices], dtype=self.label.dtype)
+        return self.label[choices[0]:choices[1]]
+
+    def _choices(self, state: int | None) -> int | tuple[int, int]:
+        """What may follow ``state``: the one label inside an edge, else the node's slots ``(start, end)``."""
         if state is None or state < 0:
-            return self.first_label[:0]
+            return 0, 0
         node, k = state >> SHIFT, state & _MASK
-        if k < self._edge_length(node):
-            run = int(self.run_start[node]) + k - 1
-            return self.rest[run:run + 1]
-        return self.first_label[int(self.child_start[node]):int(self.child_start[node + 1])]
+        if node:
+            start, end = self._edge(node)
+            if start + k <= end:
+                return varint.label_at(self._rest, start + k - 1)[0]
+            if node >= self.inner:
+                return 0, 0
+        return self._children[node], self._children[node + 1]
 
     def is_complete(self, state: int) -> bool:
         """True when the tokens so far are one of the sequences."""
         if state is None or state < 0:
             return False
         node, k = state >> SHIFT, state & _MASK
-        return k == self._edge_length(node) and bool(self.terminal[node])
+        if node:
+            start, end = self._edge(node)
+            if start + k <= end:
+                return False
+            if node >= self.inner:
+                return True
+        return self._terminal(node)
 
     def count(self, state: int) -> int:
         """How many sequences start with the tokens so far: O(1)."""
@@ -150,13 +187,15 @@ class Trie:
         if state is None or state < 0:
             return 0, 0
         node = state >> SHIFT
+        if node >= self.inner:
+            return node - self.inner, node - self.inner + 1
         return int(self.lo[node]), int(self.hi[node])
 
     def payload(self, state: int) -> int | None:
         """The record of the sequence the state completes (its first occurrence), else None."""
         if not self.is_complete(state):
             return None
-        return int(self.payloads[int(self.lo[state >> SHIFT])])
+        return int(self.payloads[self.leaf_range(state)[0]])
 
     def completions(self, state: int, limit: int = 10) -> list[tuple[int, ...]]:
         """Up to ``limit`` whole sequences that start with the tokens so far, in sorted order."""
@@ -168,11 +207,12 @@ class Trie:
         if not 0 <= seq_id < len(self):
             raise IndexError(f"sequence id {seq_id} is outside 0..{len(self) - 1}")
         node, out = 0, []
-        while not (self.terminal[node] and int(self.lo[node]) == seq_id):
-            start, end = int(self.child_start[node]), int(self.child_start[node + 1])
-            node = start + int(np.searchsorted(self.lo[start:end], seq_id, side="right")) - 1
-            out.append(int(self.first_label[node]))
-            out.extend(self.rest[int(self.run_start[node]):int(self.run_start[node + 1])].tolist())
+        while node < self.inner and not (self._terminal(node) and self._lo[node] == seq_id):
+            start = self._children[node]
+            slot = start + bisect_right(range(start, self._children[node + 1]), seq_id, key=self._first_id) - 1
+            node = self._targets[slot]
+            out.append(self._labels[slot])
+            out.extend(varint.labels(self._rest, *self._edge(node)))
         return tuple(out)
 
     def __contains__(self, tokens: object) -> bool:
@@ -184,8 +224,28 @@ class Trie:
         state = self.walk(tokens)  # type: ignore[arg-type]
         return state is not None and self.is_complete(state)
 
-    def _edge_length(self, node: int) -> int:
-        return 0 if node == 0 else 1 + int(self.run_start[node + 1]) - int(self.run_start[node])
+    def _edge(self, node: int) -> tuple[int, int]:
+        """Where the labels after the first of the edge into ``node`` lie in ``rest``."""
+        if node < self.inner:
+            return self._runs[node], self._runs[node + 1]
+        return self._tails[node - self.inner], self._tails[node - self.inner + 1]
+
+    def _terminal(self, node: int) -> bool:
+        """Whether a sequence ends at inner node ``node``."""
+        return bool(self._bits[node >> 3] >> (node & 7) & 1)
+
+    def _first_id(self, slot: int) -> int:
+        """The first sequence id under the child in ``slot``."""
+        node = self._targets[slot]
+        return node - self.inner if node >= self.inner else self._lo[node]
+
+    def _leaf_ranges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``leaf_range`` of many nodes (int64 arrays)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        leaf = nodes >= self.inner
+        inner = np.where(leaf, 0, nodes)
+        return (np.where(leaf, nodes - self.inner, self.lo[inner]),
+                np.where(leaf, nodes - self.inner + 1, self.hi[inner]))
 
     # many states -----------------------------------------------------------------------------
 
@@ -200,41 +260,49 @@ class Trie:
         states, tokens = states.ravel(), np.broadcast_to(tokens, shape).ravel()
         out = np.full(states.shape, DEAD, dtype=np.int64)
         alive = (states >= 0) & (tokens >= 0)
-        node, k = states >> SHIFT, states & _MASK
-        edge = self._edge_lengths(np.where(alive, node, 0))
-        inside = np.flatnonzero(alive & (k < edge))
-        if len(inside):
-            labels = self.rest[self.run_start[node[inside]].astype(np.int64) + k[inside] - 1]
-            hit = inside[labels == tokens[inside]]
-            out[hit] = states[hit] + 1
-        at_node = np.flatnonzero(alive & (k >= edge))
+        where, inside, at_node = self._positions(np.where(alive, states, 0))
+        inside &= alive
+        if inside.any():
+            labels, sizes = varint.decode_at(self.rest, where[inside])
+            same = labels == tokens[inside]
+            hit = np.flatnonzero(inside)[same]
+            out[hit] = states[hit] + sizes[same]
+        at_node = np.flatnonzero(at_node & alive)
         if len(at_node):
-            found = self._find_children(node[at_node], tokens[at_node])
+            found = self._find_slots(states[at_node] >> SHIFT, tokens[at_node])
             ok = found >= 0
-            out[at_node[ok]] = (found[ok] << SHIFT) | 1
+            out[at_node[ok]] = (self.target[found[ok]].astype(np.int64) << SHIFT) | 1
         return out.reshape(shape)
 
-    def _edge_lengths(self, nodes: np.ndarray) -> np.ndarray:
-        nodes = nodes.astype(np.int64)
-        lengths = 1 + self.run_start[nodes + 1].astype(np.int64) - self.run_start[nodes].astype(np.int64)
-        return np.where(nodes == 0, 0, lengths)
+    def _positions(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For live states: the byte of the next label in ``rest``, whether the state is inside an
+        edge, and whether it is at an inner node."""
+        node, k = states >> SHIFT, states & _MASK
+        leaf = node >= self.inner
+        tail = np.where(leaf, node - self.inner, 0)
+        inner = np.where(leaf, 0, node)
+        start = np.where(leaf, self.tail_start[tail], self.run_start[inner]).astype(np.int64)
+        end = np.where(leaf, self.tail_start.take(tail + 1, mode="clip"), self.run_start[inner + 1]).astype(np.int64)
+        where = start + k - 1
+        inside = (node > 0) & (where < end)
+        return where, inside, ~inside & ~leaf
 
-    def _find_children(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
-        """The child of each node whose first label is the token, or -1: a vectorized binary search."""
+    def _find_slots(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """The slot of each inner node whose label is the token, or -1: a vectorized binary search."""
         lo = self.child_start[nodes].astype(np.int64)
         end = self.child_start[nodes + 1].astype(np.int64)
         hi = end.copy()
         active = np.flatnonzero(lo < hi)
         while len(active):
             mid = (lo[active] + hi[active]) >> 1
-            less = self.first_label[mid] < tokens[active]
+            less = self.label[mid] < tokens[active]
             lo[active] = np.where(less, mid + 1, lo[active])
             hi[active] = np.where(less, hi[active], mid)
             active = active[lo[active] < hi[active]]
         found = np.full(len(nodes), -1, dtype=np.int64)
         inside = lo < end
         match = np.zeros(len(nodes), dtype=bool)
-        match[inside] = self.first_label[lo[inside]] == tokens[inside]
+        match[inside] = self.label[lo[inside]] == tokens[inside]
         found[match] = lo[match]
         return found
 
@@ -242,44 +310,67 @@ class Trie:
         """All allowed tokens of many states: (row of each, token), flat; dead states have none."""
         states = np.asarray(states, dtype=np.int64).ravel()
         alive = np.flatnonzero(states >= 0)
-        node, k = states[alive] >> SHIFT, states[alive] & _MASK
-        edge = self._edge_lengths(node)
-        inside = k < edge
-        rows_in = alive[inside]
-        labels_in = self.rest[self.run_start[node[inside]].astype(np.int64) + k[inside] - 1]
-        at = ~inside
-        starts = self.child_start[node[at]].astype(np.int64)
-        counts = self.child_start[node[at] + 1].astype(np.int64) - starts
-        rows_at = np.repeat(alive[at], counts)
-        labels_at = self.first_label[_ranges(starts, counts)]
-        return (np.concatenate((rows_in, rows_at)),
-                np.concatenate((labels_in.astype(np.int64), labels_at.astype(np.int64))))
+        where, inside, at_node = self._positions(states[alive])
+        labels_in = varint.decode_at(self.rest, where[inside])[0]
+        nodes = states[alive[at_node]] >> SHIFT
+        starts = self.child_start[nodes].astype(np.int64)
+        counts = self.child_start[nodes + 1].astype(np.int64) - starts
+        rows_at = np.repeat(alive[at_node], counts)
+        labels_at = self.label[_ranges(starts, counts)]
+        return (np.concatenate((alive[inside], rows_at)),
+                np.concatenate((labels_in, labels_at.astype(np.int64))))
 
     def mask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
-        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor).
-
-        A state seen before in the batch (beams that share a prefix) copies that row.
-        """
-        states = np.asarray(states, dtype=np.int64).ravel()
-        width = self.vocab_size if vocab_size is None else vocab_size
-        out = np.zeros((len(states), width), dtype=bool)
-        seen: dict[int, int] = {}
-        for i, state in enumerate(states.tolist()):
-            if state < 0:
-                continue
-            if state in seen:
-                out[i] = out[seen[state]]
-                continue
-            seen[state] = i
-            allowed = self.allowed(state)
-            if len(allowed) and allowed[-1] >= width:
-                allowed = allowed[allowed < width]
-            out[i, allowed] = True
-        return out
+        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor)."""
+        return self._rows(states, self.vocab_size if vocab_size is None else vocab_size, packed=False)
 
     def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
-        """``mask`` as int32 words, bit ``t % 32`` of word ``t // 32`` (see :func:`pack_bitmask`)."""
-        return pack_bitmask(self.mask(states, vocab_size))
+        """``mask`` as int32 words, bit ``t % 32`` of word ``t // 32`` (the layout of :func:`pack_bitmask`)."""
+        return self._rows(states, self.vocab_size if vocab_size is None else vocab_size, packed=True)
+
+    def _rows(self, states: Sequence[int] | np.ndarray, width: int, packed: bool) -> np.ndarray:
+        """``mask`` (or ``bitmask`` when ``packed``) row by row: each distinct state is looked at once,
+        its few labels scattered, or the row of a wide node copied from a cache, then rows repeat."""
+        states = np.asarray(states, dtype=np.int64).ravel().tolist()
+        distinct: dict[int, int] = {}
+        inverse = [distinct.setdefault(state, len(distinct)) for state in states]
+        rows = np.zeros((len(distinct), (width + 31) // 32 if packed else width), np.int32 if packed else bool)
+        singles: list[int] = []
+        single_rows: list[int] = []
+        parts: list[np.ndarray] = []
+        part_rows: list[np.ndarray] = []
+        for row, state in enumerate(distinct):
+            choices = self._choices(state)
+            if isinstance(choices, int):
+                singles.append(choices)
+                single_rows.append(row)
+            elif choices[1] - choices[0] >= WIDE:
+                rows[row] = self._wide_row(choices, width, packed)
+            elif choices[1] > choices[0]:
+                parts.append(self.label[choices[0]:choices[1]])
+                part_rows.append(np.full(choices[1] - choices[0], row))
+        labels = np.concatenate([np.array(singles, dtype=np.int64), *parts]).astype(np.int64)
+        owners = np.concatenate([np.array(single_rows, dtype=np.int64), *part_rows]).astype(np.int64)
+        if packed:
+            _scatter_bits(owners, labels, len(distinct), width, out=rows)
+        else:
+            _scatter(owners, labels, len(distinct), width, out=rows)
+        return rows if len(distinct) == len(states) else rows.take(inverse, axis=0)
+
+    def _wide_row(self, slots: tuple[int, int], width: int, packed: bool) -> np.ndarray:
+        """The mask row of a node with many children, kept in a small LRU cache (the root and the
+        frequent first tokens come back at every decoding step)."""
+        key = (slots, width, packed)
+        row = self._wide_rows.pop(key, None)
+        if row is None:
+            labels = self.label[slots[0]:slots[1]].astype(np.int64)
+            zeros = np.zeros(len(labels), dtype=np.int64)
+            row = (_scatter_bits if packed else _scatter)(zeros, labels, 1, width)[0]
+            while self._wide_bytes + row.nbytes > WIDE_CACHE_BYTES and self._wide_rows:
+                self._wide_bytes -= self._wide_rows.pop(next(iter(self._wide_rows))).nbytes
+            self._wide_bytes += row.nbytes
+        self._wide_rows[key] = row
+        return row
 
     def restrict(self, seq_ids: Iterable[int]) -> "RestrictedTrie":
         """A view that allows only the given sequences (ids in sorted order); nothing is rebuilt."""
@@ -322,6 +413,33 @@ class Trie:
         return [str(i) if vocab is None else vocab[int(i)] for i in ids]
 
 
+def _scatter(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
+    """bool ``[n_rows, width]`` (``out``, or new zeros), True at each (row, label) whose label is under ``width``."""
+    out = np.zeros((n_rows, width), dtype=bool) if out is None else out
+    if len(labels) and labels.max() >= width:
+        rows, labels = rows[labels < width], labels[labels < width]
+    out.reshape(-1)[rows * width + labels] = True
+    return out
+
+
+def _scatter_bits(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """``_scatter`` packed as :func:`pack_bitmask` packs it (int32 ``[n_rows, words]``), without the
+    bool array in between."""
+    words = (width + 31) // 32
+    out = np.zeros((n_rows, words), dtype=np.int32) if out is None else out
+    if len(labels) and labels.max() >= width:
+        rows, labels = rows[labels < width], labels[labels < width]
+    flat = out.view(np.uint32).reshape(-1)
+    index = rows * words + (labels >> 5)
+    if len(labels) < BINCOUNT_FROM:
+        np.bitwise_or.at(flat, index, np.left_shift(np.uint32(1), (labels & 31).astype(np.uint32)))
+    else:  # a row's labels are distinct, so summing their bits sets each word as OR-ing would
+        bits = np.left_shift(1, labels & 31).astype(np.float64)
+        flat |= np.bincount(index, weights=bits, minlength=len(flat)).astype(np.uint32)
+    return out
+
+
 def pack_bitmask(allowed: np.ndarray) -> np.ndarray:
     """bool ``[rows, vocab]`` -> int32 ``[rows, ceil(vocab / 32)]``, bit ``t % 32`` of word ``t // 32`` set
     where ``t`` is allowed: the token-bitmask layout of xgrammar and vLLM."""
@@ -348,8 +466,7 @@ class RestrictedTrie:
         return len(self.chosen)
 
     def _alive(self, nodes: np.ndarray) -> np.ndarray:
-        lo = self.trie.lo[nodes].astype(np.int64)
-        hi = self.trie.hi[nodes].astype(np.int64)
+        lo, hi = self.trie._leaf_ranges(nodes)
         return np.searchsorted(self.chosen, lo) < np.searchsorted(self.chosen, hi)
 
     def step(self, state: int, token: int) -> int | None:
@@ -367,12 +484,7 @@ class RestrictedTrie:
         return out
 
     def allowed(self, state: int) -> np.ndarray:
-        node, k = state >> SHIFT, state & _MASK
-        allowed = self.trie.allowed(state)
-        if k < self.trie._edge_length(node):
-            return allowed
-        start = int(self.trie.child_start[node])
-        return allowed[self._alive(np.arange(start, start + len(allowed)))]
+        return self.allowed_batch([DEAD if state is None else state])[1]
 
     def allowed_batch(self, states: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rows, labels = self.trie.allowed_batch(states)
@@ -383,16 +495,18 @@ class RestrictedTrie:
 
     def mask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
         states = np.asarray(states, dtype=np.int64).ravel()
-        out = np.zeros((len(states), self.trie.vocab_size if vocab_size is None else vocab_size), dtype=bool)
-        rows, labels = self.allowed_batch(states)
-        keep = labels < out.shape[1]
-        out[rows[keep], labels[keep]] = True
-        return out
+        return _scatter(*self.allowed_batch(states), len(states),
+                        self.trie.vocab_size if vocab_size is None else vocab_size)
+
+    def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
+        states = np.asarray(states, dtype=np.int64).ravel()
+        return _scatter_bits(*self.allowed_batch(states), len(states),
+                             self.trie.vocab_size if vocab_size is None else vocab_size)
 
     def is_complete(self, state: int) -> bool:
         if not self.trie.is_complete(state):
             return False
-        first = int(self.trie.lo[state >> SHIFT])
+        first = self.trie.leaf_range(state)[0]
         i = int(np.searchsorted(self.chosen, first))
         return i < len(self.chosen) and int(self.chosen[i]) == first
 
