@@ -439,11 +439,10 @@ def length_stats(path: Path) -> dict:
 def run(key: str, argv: list[str], data: dict, args: argparse.Namespace, snap: Path | None,
         stdout: Path | None = None) -> dict:
     """Syncs and warms both inputs, waits for quiet if asked, then runs ``argv`` in a fresh child and measures it."""
-    from benchmarks.bench_tokenize import wait_quiet
 
     os.sync()
     warm_s = sum(m.warm(REPO / data[role]["path"]) for role in ("train", "test"))
-    quiet = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
+    quiet = m.wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
     child = m.run_child(argv, args.timer, WORK, stdout_path=stdout, env=_env(snap))
     result = {"key": key, "argv": argv, **child.times(), "cpu_util": child.cpu_util(), **child.load(),
               **child.counters(COUNTERS), "warm_read_s": round(warm_s, 2), "wait_quiet": quiet}

@@ -48,7 +48,6 @@ import hashlib
 import os
 import re
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,109 +107,6 @@ def tools(jobs: int) -> list[Tool]:
     ]
 
 
-# ---------------------------------------------------------------- memory of the process tree
-
-def _descendants(root: int) -> list[int]:
-    """The pids of every process below ``root`` (from /proc/*/stat)."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(name))
-    out, todo = [], list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
-
-
-_PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
-
-
-def _rss_kb(pid: int) -> int | None:
-    """RSS of ``pid`` in kB from /proc/PID/statm (cheap); None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * _PAGE_KB
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _pss_kb(pid: int) -> int | None:
-    """PSS of ``pid`` in kB from /proc/PID/smaps_rollup (walks its page tables: ~6 ms for 200 MB)."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
-class TreeSampler(threading.Thread):
-    """Samples the summed RSS (and, every ``pss_every`` samples, PSS) of every process below this one.
-
-    Keeps the peaks until stopped. ``/usr/bin/time`` itself is left out (it is the timer,
-    not the tool). PSS is read less often because /proc/PID/smaps_rollup costs CPU.
-    """
-
-    def __init__(self, every: float, pss_every: int = 5) -> None:
-        super().__init__(daemon=True)
-        self.every, self.pss_every = every, pss_every
-        self.peak_rss_kb = self.peak_pss_kb = self.max_processes = self.samples = 0
-        self.cpu_s = 0.0
-        self._stop_event = threading.Event()
-        self._me = os.getpid()
-
-    def sample(self) -> None:
-        """One sample of the tree."""
-        started = time.thread_time()
-        with_pss = self.samples % self.pss_every == 0
-        rss = pss = n = 0
-        for pid in _descendants(self._me):
-            if _comm(pid) == "time":
-                continue
-            got = _rss_kb(pid)
-            if got is None:
-                continue
-            rss, n = rss + got, n + 1
-            if with_pss:
-                pss += _pss_kb(pid) or 0
-        self.peak_rss_kb, self.max_processes = max(self.peak_rss_kb, rss), max(self.max_processes, n)
-        if with_pss:
-            self.peak_pss_kb = max(self.peak_pss_kb, pss)
-        self.samples += 1
-        self.cpu_s += time.thread_time() - started
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.every):
-            self.sample()
-
-    def stop(self) -> dict:
-        """Stops sampling; the peaks (MB), the largest process count, and what the sampling cost."""
-        self._stop_event.set()
-        self.join()
-        return {"tree_rss_mb": round(self.peak_rss_kb / 1024, 1), "tree_pss_mb": round(self.peak_pss_kb / 1024, 1),
-                "tree_max_processes": self.max_processes, "tree_samples": self.samples,
-                "sampler_cpu_s": round(self.cpu_s, 3)}
-
-
 # ---------------------------------------------------------------- outputs
 
 def file_facts(path: Path) -> dict:
@@ -266,26 +162,14 @@ class References:
 
 # ---------------------------------------------------------------- one measurement
 
-def wait_quiet(max_wait: float, threshold: float = 0.25, window: float = 2.0) -> dict:
-    """Waits (at most ``max_wait`` s) until the machine's busy CPU over ``window`` s is under ``threshold`` cores."""
-    started = time.perf_counter()
-    while True:
-        busy0 = m.cpu_busy()
-        time.sleep(window)
-        load = (m.cpu_busy() - busy0) / window
-        waited = time.perf_counter() - started
-        if load < threshold or waited >= max_wait:
-            return {"waited_s": round(waited, 1), "load_before_cores": round(load, 2), "quiet": load < threshold}
-
-
 def measure(tool: Tool, src: Path, input_lines: int, refs: References, args: argparse.Namespace) -> dict:
     """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output."""
     dst = WORK / "out.txt"
     m.clean_outputs(WORK)
     warm_s = m.sync_and_warm(src)
-    quiet = wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
+    quiet = m.wait_quiet(args.wait_quiet) if args.wait_quiet > 0 else None
     argv = [a.format(src=src, dst=dst) for a in tool.argv]
-    sampler = TreeSampler(args.sample_every)
+    sampler = m.TreeSampler(args.sample_every)
     sampler.start()
     try:
         child = m.run_child(argv, args.timer, WORK)

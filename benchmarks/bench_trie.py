@@ -47,8 +47,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import measure as m
-from benchmarks.bench_tokenize import TreeSampler, wait_quiet
-from benchmarks.measure import HERE, REPO
+from benchmarks.measure import HERE, REPO, TreeSampler, wait_quiet
 from benchmarks.trie_data import VOCAB, count_label, ensure_ids, parse_count
 
 WORK = HERE / "work" / "trie"

@@ -8,9 +8,10 @@ of the current sequence form a stack. Each new sequence pops the nodes it leaves
 splits at most one edge (where it branches off), and pushes its own end node. Per
 sequence that is a few Python operations; everything per token is numpy.
 
-Nodes are numbered in creation order while building and stored in breadth-first
-order (by level, then by ``lo``), so the children of a node are contiguous and sorted
-by their first label: ``allowed`` is then a slice of one array.
+Nodes are numbered in creation order while building. The file numbers the nodes with
+children breadth-first (by level, then by ``lo``), so the children of a node are
+contiguous and sorted by their first label: ``allowed`` is then a slice of one array.
+The childless nodes, most of them, are named by the one sequence each ends (``Arrays``).
 """
 
 from __future__ import annotations
@@ -222,8 +223,8 @@ def _breadth_first(b: _Builder) -> Arrays:
     """Renumbers the nodes (inner ones level by level, by ``lo`` within a level; leaves by sequence id)
     and lays out their arrays.
 
-    Everything here is a few int32 or int64 arrays of one entry per node: about 60
-    bytes per node at the peak, plus the labels, gathered from the scratch file in slices.
+    Everything here is a few int32 or int64 arrays of one entry per node: about 70
+    bytes per node at the peak, plus the varint labels, encoded from the scratch file in slices.
     """
     parent = np.frombuffer(b.parent, dtype=np.int32)
     lo = np.frombuffer(b.lo, dtype=np.int32)
@@ -236,20 +237,20 @@ def _breadth_first(b: _Builder) -> Arrays:
     inner_of[0] = True
     inner = order[inner_of[order]]
     n_inner = len(inner)
-    number = np.empty(n_nodes, dtype=np.int64)
+    number = np.empty(n_nodes, dtype=_narrowest(n_inner + b.count))
     number[inner] = np.arange(n_inner)
     leaves = np.flatnonzero(~inner_of)
     number[leaves] = n_inner + lo[leaves].astype(np.int64)
     slots = order[1:]
-    target = number[slots].astype(_narrowest(n_inner + b.count))
+    target = number[slots]
     del number
     child_start = np.zeros(n_inner + 1, dtype=np.int64)
     np.cumsum(children[inner], out=child_start[1:])
     del children, inner_of
 
-    rest_len = np.zeros(n_nodes, dtype=np.int64)
+    rest_len = np.zeros(n_nodes, dtype=np.int32)
     rest_len[1:] = depth[1:] - depth[parent[1:]] - 1
-    tail_len = np.zeros(b.count, dtype=np.int64)
+    tail_len = np.zeros(b.count, dtype=np.int32)
     tail_len[lo[leaves]] = rest_len[leaves]
     tail_block = np.zeros(b.count, dtype=np.int64)
     tail_block[lo[leaves]] = block[leaves] + 1

@@ -123,8 +123,14 @@ class Trie:
             return None
         node, k = state >> SHIFT, state & _MASK
         if node:
-            start, end = self._edge(node)
+            if node < self.inner:
+                start, end = self._runs[node], self._runs[node + 1]
+            else:
+                start, end = self._tails[node - self.inner], self._tails[node - self.inner + 1]
             if start + k <= end:
+                byte = self._rest[start + k - 1]
+                if byte < 0x80:  # most labels: one byte
+                    return state + 1 if byte == token else None
                 label, size = varint.label_at(self._rest, start + k - 1)
                 return state + size if label == token else None
             if node >= self.inner:
@@ -157,9 +163,13 @@ class Trie:
             return 0, 0
         node, k = state >> SHIFT, state & _MASK
         if node:
-            start, end = self._edge(node)
+            if node < self.inner:
+                start, end = self._runs[node], self._runs[node + 1]
+            else:
+                start, end = self._tails[node - self.inner], self._tails[node - self.inner + 1]
             if start + k <= end:
-                return varint.label_at(self._rest, start + k - 1)[0]
+                byte = self._rest[start + k - 1]
+                return byte if byte < 0x80 else varint.label_at(self._rest, start + k - 1)[0]
             if node >= self.inner:
                 return 0, 0
         return self._children[node], self._children[node + 1]
@@ -335,26 +345,29 @@ class Trie:
         distinct: dict[int, int] = {}
         inverse = [distinct.setdefault(state, len(distinct)) for state in states]
         rows = np.zeros((len(distinct), (width + 31) // 32 if packed else width), np.int32 if packed else bool)
-        singles: list[int] = []
-        single_rows: list[int] = []
+        singles: list[int] = []  # row * width + label
         parts: list[np.ndarray] = []
-        part_rows: list[np.ndarray] = []
         for row, state in enumerate(distinct):
             choices = self._choices(state)
-            if isinstance(choices, int):
-                singles.append(choices)
-                single_rows.append(row)
-            elif choices[1] - choices[0] >= WIDE:
+            if type(choices) is int:
+                if choices < width:
+                    singles.append(row * width + choices)
+                continue
+            start, end = choices
+            if end - start >= WIDE:
                 rows[row] = self._wide_row(choices, width, packed)
-            elif choices[1] > choices[0]:
-                parts.append(self.label[choices[0]:choices[1]])
-                part_rows.append(np.full(choices[1] - choices[0], row))
-        labels = np.concatenate([np.array(singles, dtype=np.int64), *parts]).astype(np.int64)
-        owners = np.concatenate([np.array(single_rows, dtype=np.int64), *part_rows]).astype(np.int64)
-        if packed:
-            _scatter_bits(owners, labels, len(distinct), width, out=rows)
+            elif end > start:
+                labels = self.label[start:end]
+                if labels[-1] >= width:
+                    labels = labels[:np.searchsorted(labels, width)]
+                parts.append(labels.astype(np.int64) + row * width)
+        at = np.array(singles, dtype=np.int64)
+        if parts:
+            at = np.concatenate((at, *parts))
+        if not packed:
+            rows.reshape(-1)[at] = True
         else:
-            _scatter(owners, labels, len(distinct), width, out=rows)
+            _or_bits(rows, at // width, at % width)
         return rows if len(distinct) == len(states) else rows.take(inverse, axis=0)
 
     def _wide_row(self, slots: tuple[int, int], width: int, packed: bool) -> np.ndarray:
@@ -413,31 +426,31 @@ class Trie:
         return [str(i) if vocab is None else vocab[int(i)] for i in ids]
 
 
-def _scatter(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
-    """bool ``[n_rows, width]`` (``out``, or new zeros), True at each (row, label) whose label is under ``width``."""
-    out = np.zeros((n_rows, width), dtype=bool) if out is None else out
-    if len(labels) and labels.max() >= width:
-        rows, labels = rows[labels < width], labels[labels < width]
-    out.reshape(-1)[rows * width + labels] = True
+def _scatter(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int) -> np.ndarray:
+    """bool ``[n_rows, width]``, True at each (row, label) whose label is under ``width``."""
+    out = np.zeros((n_rows, width), dtype=bool)
+    keep = labels < width
+    out.reshape(-1)[rows[keep] * width + labels[keep]] = True
     return out
 
 
-def _scatter_bits(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int,
-                  out: np.ndarray | None = None) -> np.ndarray:
-    """``_scatter`` packed as :func:`pack_bitmask` packs it (int32 ``[n_rows, words]``), without the
-    bool array in between."""
-    words = (width + 31) // 32
-    out = np.zeros((n_rows, words), dtype=np.int32) if out is None else out
-    if len(labels) and labels.max() >= width:
-        rows, labels = rows[labels < width], labels[labels < width]
+def _scatter_bits(rows: np.ndarray, labels: np.ndarray, n_rows: int, width: int) -> np.ndarray:
+    """``_scatter`` packed as :func:`pack_bitmask` packs it (int32 ``[n_rows, ceil(width / 32)]``)."""
+    out = np.zeros((n_rows, (width + 31) // 32), dtype=np.int32)
+    keep = labels < width
+    _or_bits(out, rows[keep], labels[keep])
+    return out
+
+
+def _or_bits(out: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> None:
+    """Sets bit ``label % 32`` of word ``label // 32`` of each row in int32 ``out``, in place."""
     flat = out.view(np.uint32).reshape(-1)
-    index = rows * words + (labels >> 5)
+    index = rows * out.shape[1] + (labels >> 5)
     if len(labels) < BINCOUNT_FROM:
         np.bitwise_or.at(flat, index, np.left_shift(np.uint32(1), (labels & 31).astype(np.uint32)))
     else:  # a row's labels are distinct, so summing their bits sets each word as OR-ing would
         bits = np.left_shift(1, labels & 31).astype(np.float64)
         flat |= np.bincount(index, weights=bits, minlength=len(flat)).astype(np.uint32)
-    return out
 
 
 def pack_bitmask(allowed: np.ndarray) -> np.ndarray:
