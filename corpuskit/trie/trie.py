@@ -118,18 +118,19 @@ class Trie:
     # one state -----------------------------------------------------------------------------
 
     def step(self, state: int, token: int) -> int | None:
-        """The state after ``token``, or None when the token leaves the trie: O(log degree)."""
+        """The state after ``token``, or None when the token leaves the trie: O(log degree).
+
+        (``_choices`` and a search would say the same; this is the hot loop of decoding, so
+        it is written out.)
+        """
         if state is None or state < 0 or token < 0:
             return None
         node, k = state >> SHIFT, state & _MASK
         if node:
-            if node < self.inner:
-                start, end = self._runs[node], self._runs[node + 1]
-            else:
-                start, end = self._tails[node - self.inner], self._tails[node - self.inner + 1]
+            start, end = self._edge(node)
             if start + k <= end:
                 byte = self._rest[start + k - 1]
-                if byte < 0x80:  # most labels: one byte
+                if byte < 0x80:
                     return state + 1 if byte == token else None
                 label, size = varint.label_at(self._rest, start + k - 1)
                 return state + size if label == token else None
@@ -163,10 +164,7 @@ class Trie:
             return 0, 0
         node, k = state >> SHIFT, state & _MASK
         if node:
-            if node < self.inner:
-                start, end = self._runs[node], self._runs[node + 1]
-            else:
-                start, end = self._tails[node - self.inner], self._tails[node - self.inner + 1]
+            start, end = self._edge(node)
             if start + k <= end:
                 byte = self._rest[start + k - 1]
                 return byte if byte < 0x80 else varint.label_at(self._rest, start + k - 1)[0]
