@@ -225,8 +225,11 @@ def test_interrupt_in_the_middle_of_a_write_leaves_nothing(tmp_path, sig):
     out = tmp_path / "o"
     out.mkdir()
     chunk = b"a line of text\n" * (9 << 16)  # more than one 8 MiB read block
+    # Ctrl-C as a terminal delivers it: a job started in the background (`cmd &`) inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler, so the child would not stop
     proc = subprocess.Popen(["corpuskit", "cat", "-", "-o", out / "out.txt"], stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     feeder = threading.Thread(target=feed, args=(proc, chunk, 20), daemon=True)
     try:
         feed(proc, chunk, 1)

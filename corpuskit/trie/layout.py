@@ -51,14 +51,14 @@ class Arrays:
     sequence's leaf, numbered ``I + sequence id``, and needs no arrays of its own: its
     range is ``[id, id + 1)`` and its edge labels are the sequence's tail. The children of
     inner node v are the slots ``child_start[v] .. child_start[v+1]-1``, sorted by label.
-    Labels after the first on an edge are LEB128 varints in ``rest`` (``varint``).
+    Labels after the first on an edge are LEB128 varints in ``rest`` (``varint``); inner and
+    leaf nodes alike find theirs through ``edge_start``.
     """
 
     child_start: np.ndarray   # I + 1: the slots of inner node v
     label: np.ndarray         # slots: the first label of the edge into the child
     target: np.ndarray        # slots: the child, an inner node (< I) or a leaf (I + sequence id)
-    run_start: np.ndarray     # I + 1: inner node v's other edge labels are rest[run_start[v]:run_start[v+1]]
-    tail_start: np.ndarray    # sequences + 1: the leaf of sequence s has rest[tail_start[s]:tail_start[s+1]]
+    edge_start: np.ndarray    # I + sequences + 1: node v's other edge labels are rest[edge_start[v]:edge_start[v+1]]
     rest: np.ndarray          # uint8: the varint labels after the first of every edge, inner edges first
     lo: np.ndarray            # I: first sequence id under inner node v
     hi: np.ndarray            # I: one past the last sequence id under v
@@ -258,20 +258,17 @@ def _breadth_first(b: _Builder) -> Arrays:
     rest, run_bytes, tail_bytes = b.labels.encoded(
         (block[inner] + 1, tail_block), (rest_len[inner], tail_len))
     del rest_len, tail_len, tail_block
-    run_start = np.zeros(n_inner + 1, dtype=np.int64)
-    np.cumsum(run_bytes, out=run_start[1:])
-    tail_start = np.empty(b.count + 1, dtype=np.int64)
-    tail_start[0] = run_start[-1]
-    np.cumsum(tail_bytes, out=tail_start[1:])
-    tail_start[1:] += run_start[-1]
+    edge_start = np.zeros(n_inner + b.count + 1, dtype=np.int64)
+    np.cumsum(np.concatenate((run_bytes, tail_bytes)), out=edge_start[1:])
+    del run_bytes, tail_bytes
 
     first = np.frombuffer(b.first, dtype=np.uint32)
-    offset_type = _narrowest(int(tail_start[-1]))
+    offset_type = _narrowest(int(edge_start[-1]))
     index_type = _narrowest(max(n_inner + 1, b.count, n_nodes))
     payload = np.concatenate(b.payload) if b.payload else np.zeros(0, dtype=np.int64)
     return Arrays(
         child_start=child_start.astype(index_type), label=first[slots].astype(_narrowest(b.max_label)),
-        target=target, run_start=run_start.astype(offset_type), tail_start=tail_start.astype(offset_type),
+        target=target, edge_start=edge_start.astype(offset_type),
         rest=rest, lo=lo[inner].astype(index_type), hi=np.frombuffer(b.hi, dtype=np.int32)[inner].astype(index_type),
         terminal=np.packbits(np.frombuffer(b.terminal, dtype=np.int8)[inner].astype(bool), bitorder="little"),
         payload=payload.astype(_narrowest(int(payload.max()) if len(payload) else 0)),

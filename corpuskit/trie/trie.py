@@ -32,7 +32,7 @@ WIDE = 256
 WIDE_CACHE_BYTES = 32 << 20
 BINCOUNT_FROM = 4096
 """From this many labels on, bits are packed by one bincount rather than ``bitwise_or.at``."""
-ARRAYS = ("child_start", "label", "target", "run_start", "tail_start", "rest", "lo", "hi", "terminal", "payload")
+ARRAYS = ("child_start", "label", "target", "edge_start", "rest", "lo", "hi", "terminal", "payload")
 """What a trie file holds besides its vocabulary (``layout.Arrays`` says what each is)."""
 
 
@@ -48,8 +48,7 @@ class Trie:
         self.child_start = arrays["child_start"]
         self.label = arrays["label"]
         self.target = arrays["target"]
-        self.run_start = arrays["run_start"]
-        self.tail_start = arrays["tail_start"]
+        self.edge_start = arrays["edge_start"]
         self.rest = arrays["rest"]
         self.lo = arrays["lo"]
         self.hi = arrays["hi"]
@@ -60,8 +59,7 @@ class Trie:
         self._children = memoryview(self.child_start)
         self._labels = memoryview(self.label)
         self._targets = memoryview(self.target)
-        self._runs = memoryview(self.run_start)
-        self._tails = memoryview(self.tail_start)
+        self._edges = memoryview(self.edge_start)
         self._rest = memoryview(self.rest)
         self._bits = memoryview(self.terminal)
         self._lo = memoryview(self.lo)
@@ -127,7 +125,7 @@ class Trie:
             return None
         node, k = state >> SHIFT, state & _MASK
         if node:
-            start, end = self._edge(node)
+            start, end = self._edges[node], self._edges[node + 1]
             if start + k <= end:
                 byte = self._rest[start + k - 1]
                 if byte < 0x80:
@@ -164,7 +162,7 @@ class Trie:
             return 0, 0
         node, k = state >> SHIFT, state & _MASK
         if node:
-            start, end = self._edge(node)
+            start, end = self._edges[node], self._edges[node + 1]
             if start + k <= end:
                 byte = self._rest[start + k - 1]
                 return byte if byte < 0x80 else varint.label_at(self._rest, start + k - 1)[0]
@@ -234,9 +232,7 @@ class Trie:
 
     def _edge(self, node: int) -> tuple[int, int]:
         """Where the labels after the first of the edge into ``node`` lie in ``rest``."""
-        if node < self.inner:
-            return self._runs[node], self._runs[node + 1]
-        return self._tails[node - self.inner], self._tails[node - self.inner + 1]
+        return self._edges[node], self._edges[node + 1]
 
     def _terminal(self, node: int) -> bool:
         """Whether a sequence ends at inner node ``node``."""
@@ -285,15 +281,10 @@ class Trie:
     def _positions(self, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For live states: the byte of the next label in ``rest``, whether the state is inside an
         edge, and whether it is at an inner node."""
-        node, k = states >> SHIFT, states & _MASK
-        leaf = node >= self.inner
-        tail = np.where(leaf, node - self.inner, 0)
-        inner = np.where(leaf, 0, node)
-        start = np.where(leaf, self.tail_start[tail], self.run_start[inner]).astype(np.int64)
-        end = np.where(leaf, self.tail_start.take(tail + 1, mode="clip"), self.run_start[inner + 1]).astype(np.int64)
-        where = start + k - 1
-        inside = (node > 0) & (where < end)
-        return where, inside, ~inside & ~leaf
+        node = states >> SHIFT
+        where = self.edge_start[node] + (states & _MASK) - 1
+        inside = (node > 0) & (where < self.edge_start[node + 1])
+        return where, inside, ~inside & (node < self.inner)
 
     def _find_slots(self, nodes: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """The slot of each inner node whose label is the token, or -1: a vectorized binary search."""
@@ -329,7 +320,11 @@ class Trie:
                 np.concatenate((labels_in, labels_at.astype(np.int64))))
 
     def mask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
-        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor)."""
+        """bool ``[len(states), vocab_size]``: True where a token may follow (for a logits processor).
+
+        The rows of nodes with ``WIDE`` children or more (the root, frequent first tokens) are
+        cached, up to ``WIDE_CACHE_BYTES`` per trie, as they come back at every decoding step.
+        """
         return self._rows(states, self.vocab_size if vocab_size is None else vocab_size, packed=False)
 
     def bitmask(self, states: Sequence[int] | np.ndarray, vocab_size: int | None = None) -> np.ndarray:
