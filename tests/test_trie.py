@@ -20,11 +20,10 @@ from hypothesis import strategies as st
 import corpuskit.trie.build as trie_build
 import corpuskit.trie.layout as trie_layout
 import corpuskit.trie.sort as trie_sort
-from corpuskit.errors import CorpusError, InputError
-from corpuskit.trie import DEAD, ROOT, Trie, TrieBuild, build_trie
-from corpuskit.trie.layout import build_layout, iter_chunks
 import corpuskit.trie.trie as trie_module
-from corpuskit.trie import varint
+from corpuskit.errors import CorpusError, InputError
+from corpuskit.trie import DEAD, ROOT, Trie, TrieBuild, build_trie, varint
+from corpuskit.trie.layout import build_layout, iter_chunks
 from corpuskit.trie.trie import ARRAYS, pack_bitmask
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data"
@@ -326,13 +325,14 @@ def test_a_dead_state_answers_like_no_prefix():
 @given(st.lists(st.integers(0, 2**32 - 1), max_size=60))
 def test_varint_labels_round_trip(labels):
     """Edge labels are stored as LEB128 varints: every uint32 comes back, in bulk and one at a time."""
+    lengths = varint.lengths(np.array(labels, dtype=np.uint64)).astype(np.int64)
     encoded = varint.encode(np.array(labels, dtype=np.uint64))
-    assert len(encoded) == int(varint.lengths(np.array(labels, dtype=np.uint64)).sum())
+    assert len(encoded) == lengths.sum()
     assert varint.labels(memoryview(encoded), 0, len(encoded)) == labels
     padded = np.concatenate((encoded, np.zeros(varint.PADDING, dtype=np.uint8)))
-    starts = np.cumsum([0] + varint.lengths(np.array(labels, dtype=np.uint64)).tolist()[:-1]) if labels else []
-    values, sizes = varint.decode_at(padded, np.array(starts, dtype=np.int64))
-    assert values.tolist() == labels and sizes.tolist() == varint.lengths(np.array(labels, dtype=np.uint64)).tolist()
+    starts = np.cumsum(lengths) - lengths
+    values, sizes = varint.decode_at(padded, starts)
+    assert values.tolist() == labels and sizes.tolist() == lengths.tolist()
     assert [varint.label_at(memoryview(padded), int(p))[0] for p in starts] == labels
 
 
