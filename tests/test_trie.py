@@ -23,8 +23,8 @@ import corpuskit.trie.sort as trie_sort
 import corpuskit.trie.trie as trie_module
 from corpuskit.errors import CorpusError, InputError
 from corpuskit.trie import DEAD, ROOT, Trie, TrieBuild, build_trie, varint
-from corpuskit.trie.layout import build_layout, iter_chunks
-from corpuskit.trie.trie import ARRAYS, pack_bitmask
+from corpuskit.trie.layout import ARRAYS, build_layout, iter_chunks
+from corpuskit.trie.trie import pack_bitmask
 
 DATA = Path(__file__).resolve().parent.parent / "examples" / "data"
 ZH = (DATA / "fortunes-zh.txt").read_text(encoding="utf-8").splitlines()

@@ -24,11 +24,10 @@ from corpuskit.progress import bar
 from corpuskit.records import origin, tag
 from corpuskit.tokenize.vocab import Vocab, as_vocab
 from corpuskit.trie import fileformat
-from corpuskit.trie.layout import MAX_EDGE, Arrays, Chunk, build_layout
+from corpuskit.trie.layout import ARRAYS, MAX_EDGE, Arrays, Chunk, build_layout
 from corpuskit.trie.records import MAX_ID, encode
 from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
 from corpuskit.trie.sort import sorted_chunks
-from corpuskit.trie.trie import ARRAYS
 from corpuskit.units import format_size, parse_size
 from corpuskit.version import __version__
 

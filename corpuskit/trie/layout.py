@@ -42,6 +42,10 @@ class Chunk:
     payload: np.ndarray
 
 
+ARRAYS = ("child_start", "label", "target", "edge_start", "rest", "lo", "hi", "terminal", "payload")
+"""What a trie file holds besides its vocabulary (``Arrays`` says what each is)."""
+
+
 @dataclass
 class Arrays:
     """The trie as the file stores it.

@@ -19,7 +19,7 @@ import numpy as np
 
 from corpuskit.errors import CorpusError
 from corpuskit.trie import fileformat, varint
-from corpuskit.trie.layout import ranges as _ranges
+from corpuskit.trie.layout import ARRAYS, ranges as _ranges
 
 SHIFT = 24
 _MASK = (1 << SHIFT) - 1
@@ -32,8 +32,6 @@ WIDE = 256
 WIDE_CACHE_BYTES = 32 << 20
 BINCOUNT_FROM = 4096
 """From this many labels on, bits are packed by one bincount rather than ``bitwise_or.at``."""
-ARRAYS = ("child_start", "label", "target", "edge_start", "rest", "lo", "hi", "terminal", "payload")
-"""What a trie file holds besides its vocabulary (``layout.Arrays`` says what each is)."""
 
 
 class Trie:
@@ -71,11 +69,11 @@ class Trie:
         """Maps a trie file; with ``verify`` also reads it all and checks its checksums."""
         path = os.fspath(path)
         arrays, meta, mapped = fileformat.load(path)
-        if verify:
-            fileformat.verify(path, arrays, meta["_digests"])
         missing = [name for name in ARRAYS if name not in arrays]
         if missing:
             raise CorpusError(f"{path}: the trie lacks the array(s) {', '.join(missing)}: the file is damaged")
+        if verify:
+            fileformat.verify(path, arrays, meta["_digests"])
         return cls(arrays, meta, path, mapped)
 
     @classmethod
@@ -172,16 +170,10 @@ class Trie:
 
     def is_complete(self, state: int) -> bool:
         """True when the tokens so far are one of the sequences."""
-        if state is None or state < 0:
+        if state is None or state < 0 or isinstance(self._choices(state), int):
             return False
-        node, k = state >> SHIFT, state & _MASK
-        if node:
-            start, end = self._edge(node)
-            if start + k <= end:
-                return False
-            if node >= self.inner:
-                return True
-        return self._terminal(node)
+        node = state >> SHIFT
+        return node >= self.inner or self._terminal(node)
 
     def count(self, state: int) -> int:
         """How many sequences start with the tokens so far: O(1)."""
@@ -218,7 +210,7 @@ class Trie:
             slot = start + bisect_right(range(start, self._children[node + 1]), seq_id, key=self._first_id) - 1
             node = self._targets[slot]
             out.append(self._labels[slot])
-            out.extend(varint.labels(self._rest, *self._edge(node)))
+            out.extend(varint.labels(self._rest, self._edges[node], self._edges[node + 1]))
         return tuple(out)
 
     def __contains__(self, tokens: object) -> bool:
@@ -229,10 +221,6 @@ class Trie:
                 return False
         state = self.walk(tokens)  # type: ignore[arg-type]
         return state is not None and self.is_complete(state)
-
-    def _edge(self, node: int) -> tuple[int, int]:
-        """Where the labels after the first of the edge into ``node`` lie in ``rest``."""
-        return self._edges[node], self._edges[node + 1]
 
     def _terminal(self, node: int) -> bool:
         """Whether a sequence ends at inner node ``node``."""
