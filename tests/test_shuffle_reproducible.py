@@ -19,12 +19,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from corpuskit import read, write
+from corpuskit.io.lines import line_offsets
 from corpuskit.shuffle import shuffle
 
 shuffle_module = importlib.import_module("corpuskit.shuffle")  # the attribute corpuskit.shuffle is the function
 order_module = importlib.import_module("corpuskit.shuffle.order")
+files_module = importlib.import_module("corpuskit.shuffle.files")
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
 # --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.
@@ -127,6 +131,37 @@ def test_parallel_in_memory_sort_gives_the_same_bytes(many_lines, tmp_path, work
     result = shuffle(many_lines, tmp_path / "memory.txt", mem=MEM, seed=SEED, workers=workers)
     assert result.plan.in_memory
     assert (tmp_path / "memory.txt").read_bytes() == (tmp_path / "external.txt").read_bytes()
+
+
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_one_pass_in_small_output_slices_gives_the_same_bytes(many_lines, tmp_path, monkeypatch, final_newline):
+    """A file ending with a newline is mapped, one without it is read; both are cut into many output slices."""
+    src = tmp_path / "in.txt"
+    data = many_lines.read_bytes() if final_newline else many_lines.read_bytes()[:-1]
+    src.write_bytes(data)
+    shuffle(src, tmp_path / "external.txt", mem=MEM, seed=SEED, buckets=16)
+    monkeypatch.setattr(files_module, "OUTPUT_SLICE", 1000)
+    result = shuffle(src, tmp_path / "memory.txt", mem=MEM, seed=SEED, workers=2)
+    assert result.plan.in_memory
+    assert (tmp_path / "memory.txt").read_bytes() == (tmp_path / "external.txt").read_bytes()
+    assert src.read_bytes() == data
+
+
+@given(st.lists(st.integers(1, 5000), max_size=300), st.integers(1, 20_000))
+def test_output_slices_cover_every_line_once_and_hold_about_the_target(sizes, target):
+    sizes = np.array(sizes, dtype=np.int64)
+    ranges = list(files_module.slices_of(sizes, target))
+    assert [i for lo, hi in ranges for i in range(lo, hi)] == list(range(len(sizes)))
+    assert all(hi > lo for lo, hi in ranges)
+    assert all(sizes[lo:hi].sum() <= target + sizes[lo:hi].max() for lo, hi in ranges)
+
+
+@pytest.mark.parametrize("n, workers", [(0, 2), (1, 2), (3_000_001, 2), (9_999_999, 3)])
+def test_newline_scan_in_threads_finds_the_same_lines(n, workers):
+    data = np.random.default_rng(n).integers(0, 24, n).astype(np.uint8)
+    if n:
+        data[-1] = 10
+    assert np.array_equal(line_offsets(data, workers), line_offsets(data))
 
 
 @pytest.mark.parametrize("workers", [2, 3, 8])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
 from corpuskit.version import __version__
 
-OUTPUT_SLICE = 1 << 20
+OUTPUT_SLICE = 4 << 20
 
 
 @dataclass
@@ -74,7 +75,7 @@ class LineShuffle:
     def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
             data = read_all(self.specs, pbar.update)
-        offsets = line_offsets(data)
+        offsets = line_offsets(data, self.workers)
         if (long := first_too_long(offsets, self._max_record())) is not None:
             raise line_too_long(self._max_record(), *_locate(self.specs, long))
         if fingerprint is not None:
@@ -82,7 +83,7 @@ class LineShuffle:
         self.records = len(offsets) - 1
         order = sorted_order(record_keys(self.seed, 0, self.records), self.workers)
         lines = lines_array(data, offsets)
-        slices = (order[i : i + OUTPUT_SLICE] for i in range(0, self.records, OUTPUT_SLICE))
+        slices = (order[lo:hi] for lo, hi in slices_of(np.diff(offsets)[order], OUTPUT_SLICE))
         return ordered_map(lambda part: lines.take(pa.array(part)), slices, self.workers)
 
     def _external(self, area: str, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
@@ -172,8 +173,23 @@ def _locate(specs: list[FileSpec], index: int) -> tuple[str, int]:
     return specs[-1].path, index + 1
 
 
+def slices_of(sizes: np.ndarray, target: int) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges of ``sizes`` holding about ``target`` bytes each, at least one item."""
+    ends = np.cumsum(sizes)
+    cuts = np.searchsorted(ends, np.arange(target, int(ends[-1]) if len(ends) else 0, target), side="right")
+    bounds = np.unique(np.concatenate([[0], cuts, [len(sizes)]]))
+    return zip(bounds[:-1].tolist(), bounds[1:].tolist())
+
+
 def read_all(specs: list[FileSpec], on_bytes: Callable[[int], None]) -> np.ndarray:
-    """Every line of every (uncompressed) file in one buffer, each line ending with ``\\n``."""
+    """Every line of every (uncompressed) file in one buffer, each line ending with ``\\n``.
+
+    One file that ends with a newline is mapped, not read: its pages are already in
+    the page cache, and a copy would fault in and zero as many fresh ones.
+    """
+    if len(specs) == 1 and (mapped := _mapped(specs[0].path)) is not None:
+        on_bytes(len(mapped))
+        return mapped
     sizes = [size_of(s.path) or 0 for s in specs]
     data = np.empty(sum(sizes) + len(specs), dtype=np.uint8)
     end = 0
@@ -186,6 +202,20 @@ def read_all(specs: list[FileSpec], on_bytes: Callable[[int], None]) -> np.ndarr
             data[end] = 10
             end += 1
     return data[:end]
+
+
+def _mapped(path: str) -> np.ndarray | None:
+    """The file's bytes as a read-only mapping, if it is not empty and ends with ``\\n``."""
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0 or os.pread(f.fileno(), 1, size - 1) != b"\n":
+            return None
+        try:
+            view = mmap.mmap(f.fileno(), size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                             prot=mmap.PROT_READ)
+        except (OSError, ValueError):
+            return None
+    return np.frombuffer(view, dtype=np.uint8)
 
 
 def ordered_map(fn: Callable, items: Iterator, workers: int) -> Iterator:

@@ -5,6 +5,10 @@ and permuted) plus about 48 bytes per record (key, order, offsets). Two buckets 
 gathered at a time while a third is written, so a bucket may cost a third of the
 memory left after the interpreter and libraries. A bucket that turns out larger
 (skewed line lengths) is split again, so the plan only needs to be close.
+
+Input that fits goes in one pass, with no temporary files: its bytes are held once
+(read, or mapped) and written out a few MB at a time, so it costs the bytes, a
+tenth more for slack, and the same 48 bytes per record.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.units import format_size
 
 BYTES_FACTOR = 2.2
+ONE_PASS_FACTOR = 1.1
 RECORD_COST = 48
 IN_FLIGHT = 3
 MIN_USABLE = 24 << 20
@@ -98,7 +103,7 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     bucket_budget = usable // IN_FLIGHT
     if buckets is not None:
         bits = max(0, math.ceil(math.log2(max(buckets, 1))))
-    elif cost <= usable * 0.75 and all(_size_is_exact(s) for s in specs):
+    elif one_pass_cost(data_bytes, records) <= usable * 0.75 and all(_size_is_exact(s) for s in specs):
         bits = 0
     else:
         bits = max(1, math.ceil(math.log2(cost / (bucket_budget * 0.7))))
@@ -110,6 +115,11 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     block_size = int(min(max(usable // 12, 1 << 20), 13 << 20))
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
     return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, bucket_budget, temp, compress)
+
+
+def one_pass_cost(data_bytes: int, records: int) -> int:
+    """Bytes a shuffle in one pass holds at its peak (see the module docstring)."""
+    return int(ONE_PASS_FACTOR * data_bytes + RECORD_COST * records)
 
 
 def check_space(plan: Plan, tmp_dir: str, output_dir: str) -> None:
