@@ -29,6 +29,7 @@ from corpuskit.shuffle import shuffle
 shuffle_module = importlib.import_module("corpuskit.shuffle")  # the attribute corpuskit.shuffle is the function
 order_module = importlib.import_module("corpuskit.shuffle.order")
 files_module = importlib.import_module("corpuskit.shuffle.files")
+spill_module = importlib.import_module("corpuskit.shuffle.spill")
 
 # The plan subtracts this process's resident memory (~250M late in a full pytest run) from
 # --mem, so in-process runs ask for 1G; the command-line tests in a process of their own use 256M.
@@ -176,6 +177,32 @@ def test_parallel_sort_is_one_stable_sort(workers, keys):
         "skewed": lambda: (rng.integers(0, 2**16, n, dtype=np.uint64) ** np.uint64(4)),
     }[keys]()
     assert np.array_equal(order_module.sorted_order(values, workers), np.argsort(values, kind="stable"))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_pieces_of_a_bucket_given_together_are_stored_as_one(tmp_path, compress):
+    spill = spill_module.Spill(str(tmp_path / "spill.bin"), buckets=4, compress=compress)
+    lines = [b"a\n", b"bb\n", b"ccc\n", b"dddd\n", b"e\n"]
+    piece = lambda bucket, i, j: (bucket, np.arange(i, j, dtype=np.uint64), b"".join(lines[i:j]),
+                                  np.array([len(x) for x in lines[i:j]], dtype=np.uint32))
+    spill.add_many([piece(1, 0, 2), piece(3, 2, 3), piece(1, 3, 5)])
+    spill.add_many([piece(1, 0, 1)])
+    spill.close()
+    assert list(spill.index["bucket"]) == [1, 3, 1]
+    keys, sizes, data = spill.read(1)
+    assert keys.tolist() == [0, 1, 3, 4, 0] and sizes.tolist() == [2, 3, 5, 2, 2]
+    assert bytes(data) == b"a\nbb\ndddd\ne\na\n"
+    assert [bytes(body) for _, _, body in spill.iter_pieces(1)] == [b"a\nbb\ndddd\ne\n", b"a\n"]
+
+
+@pytest.mark.parametrize("group", [1, 30_000, 1 << 30])
+def test_same_bytes_whatever_the_scatter_group(corpus, reference, tmp_path, monkeypatch, group):
+    """Blocks' pieces written to the buckets one block at a time, a few blocks at a time, or all at once."""
+    original = shuffle_module.make_plan
+    monkeypatch.setattr(shuffle_module, "make_plan", lambda *a, **k: dataclasses.replace(
+        original(*a, **k), block_size=4096, group_bytes=group))
+    shuffle(corpus, tmp_path / "out.txt", mem=MEM, seed=SEED, buckets=16)
+    assert (tmp_path / "out.txt").read_bytes() == reference
 
 
 @pytest.mark.parametrize("block_size", [4096, 65_536])

@@ -244,7 +244,7 @@ def test_not_enough_space_on_the_command_line(corpus, tmp, out_dir, monkeypatch)
 # ---- a full disk ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", [dict(allow=0), dict(allow=5), dict(at_close=True),
-                                 dict(only="index.json")], ids=repr)
+                                 dict(only="index.npz")], ids=repr)
 def test_full_temp_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, how):
     fill_disk(monkeypatch, spill_module, **how)
     with pytest.raises(CorpusError, match="space") as caught:
@@ -333,7 +333,7 @@ def test_resume_with_a_damaged_index_scatters_again(corpus, tmp, out_dir, tmp_pa
     with pytest.raises(CorpusError):
         shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=16, resume=True)
     (area,) = tmp.iterdir()
-    (area / "index.json").write_text("{not json")
+    (area / "index.npz").write_text("{not json")
     said = []
     shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=16, resume=True,
             log=said.append)

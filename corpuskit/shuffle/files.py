@@ -88,7 +88,7 @@ class LineShuffle:
 
     def _external(self, area: str, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
         meta = self._meta()
-        index = os.path.join(area, "index.json")
+        index = os.path.join(area, "index.npz")
         spill = Spill.load(os.path.join(area, "spill.bin"), index, meta) if self.resume else None
         if spill is not None and not self.verify:
             self.log(f"resume: scatter already done in {area}; gathering")
@@ -101,7 +101,8 @@ class LineShuffle:
                 blocks = ((block, None, offsets) for block, offsets in terminated_blocks(
                     self.specs, self.plan.block_size, self._max_record(), pbar.update))
                 self.records = scatter(blocks, spill, self.seed, self.plan.bits,
-                                       on_lines=fingerprint.add_lines if fingerprint is not None else None)
+                                       on_lines=fingerprint.add_lines if fingerprint is not None else None,
+                                       group=self.plan.group_bytes)
             spill.save_index(index, meta)
         return self._gather_all(spill, used=self.plan.bits)
 
@@ -113,7 +114,7 @@ class LineShuffle:
             sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)
             try:
                 pieces = ((body, keys, offsets_of(sizes)) for keys, sizes, body in spill.iter_pieces(bucket))
-                scatter(pieces, sub, self.seed, bits, used=used)
+                scatter(pieces, sub, self.seed, bits, used=used, group=self.plan.group_bytes)
                 yield from self._gather_all(sub, used + bits)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -157,7 +158,7 @@ class LineShuffle:
             yield area
             finished = True
         finally:
-            if finished or not self.resume or not os.path.exists(os.path.join(area, "index.json")):
+            if finished or not self.resume or not os.path.exists(os.path.join(area, "index.npz")):
                 shutil.rmtree(area, ignore_errors=True)
             else:
                 self.log(f"kept the finished scatter in {area}; run again with --resume to continue")

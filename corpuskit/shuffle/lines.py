@@ -57,16 +57,19 @@ def terminated_blocks(specs: list[FileSpec], block_size: int, max_record: int,
 
 
 def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: int = 0,
-            on_lines: Callable[[bytearray, np.ndarray], None] | None = None) -> int:
+            on_lines: Callable[[bytearray, np.ndarray], None] | None = None, group: int = 0) -> int:
     """Sends every line of ``blocks`` to its bucket in ``spill``; returns the number of lines.
 
     A block is (bytes, keys, line offsets); keys are None except when a bucket is
-    split again, and then come from (seed, line number). Compression and writing run
-    in a second thread while the next block is partitioned.
+    split again, and then come from (seed, line number). Blocks are partitioned until
+    ``group`` bytes are ready, and each bucket's share of them is written as one
+    piece, in a second thread while the next group is partitioned.
     """
     count = 0
     with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
         pending: Future | None = None
+        ready: list = []
+        ready_bytes = 0
         for block, keys, offsets in prefetch(iter(blocks)):
             n = len(offsets) - 1
             if on_lines is not None:
@@ -74,12 +77,17 @@ def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: i
             if keys is None:
                 keys = record_keys(seed, count, n)
             count += n
-            pieces = _partition(block, offsets, keys, bits, used)
-            if pending is not None:
-                pending.result()
-            pending = pool.submit(spill.add_many, pieces)
+            ready += _partition(block, offsets, keys, bits, used)
+            ready_bytes += int(offsets[-1] - offsets[0])
+            if ready_bytes >= group:
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(spill.add_many, ready)
+                ready, ready_bytes = [], 0
         if pending is not None:
             pending.result()
+        if ready:
+            spill.add_many(ready)
     spill.close()
     return count
 

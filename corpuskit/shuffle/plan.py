@@ -6,6 +6,11 @@ gathered at a time while a third is written, so a bucket may cost a third of the
 memory left after the interpreter and libraries. A bucket that turns out larger
 (skewed line lengths) is split again, so the plan only needs to be close.
 
+The scatter reads blocks of a twentieth of that memory and writes to the buckets
+four blocks at a time: each bucket gets one piece per four blocks, so a large
+input leaves fewer, larger pieces to index and read back (six blocks in flight
+and two groups of four, one filling and one being written).
+
 Input that fits goes in one pass, with no temporary files: its bytes are held once
 (read, or mapped) and written out a few MB at a time, so it costs the bytes, a
 tenth more for slack, and the same 48 bytes per record.
@@ -32,6 +37,7 @@ BYTES_FACTOR = 2.2
 ONE_PASS_FACTOR = 1.1
 RECORD_COST = 48
 IN_FLIGHT = 3
+GROUP_BLOCKS = 4
 MIN_USABLE = 24 << 20
 HEADROOM = 0.8
 TEMP_RATIO_COMPRESSED = 0.6
@@ -49,6 +55,7 @@ class Plan:
     records: int
     bits: int
     block_size: int
+    group_bytes: int
     bucket_budget: int
     temp_bytes: int
     compress: bool
@@ -70,7 +77,7 @@ class Plan:
             return head + "\nplan: fits in memory: one pass, no temporary files"
         return head + (f"\nplan: {self.buckets} buckets of ~{format_size(self.data_bytes / self.buckets)} "
                        f"(at most {format_size(self.bucket_budget)} in memory each), read blocks of "
-                       f"{format_size(self.block_size)}, ~{format_size(self.temp_bytes)} temporary space "
+                       f"{format_size(self.block_size)} written {format_size(self.group_bytes)} at a time, ~{format_size(self.temp_bytes)} temporary space "
                        f"({'zstd level 1' if self.compress else 'uncompressed'})")
 
     def as_dict(self) -> dict:
@@ -112,9 +119,10 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     if bits > 24:
         raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
                           "need more than 16M buckets; give more memory")
-    block_size = int(min(max(usable // 12, 1 << 20), 13 << 20))
+    block_size = int(min(max(usable // 20, 1 << 20), 13 << 20))
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
-    return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, bucket_budget, temp, compress)
+    return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, GROUP_BLOCKS * block_size,
+                bucket_budget, temp, compress)
 
 
 def one_pass_cost(data_bytes: int, records: int) -> int:

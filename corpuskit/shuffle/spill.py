@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import zipfile
 from array import array
 from typing import Iterator
 
@@ -43,16 +44,27 @@ class Spill:
         self.add_many([(bucket, keys, data, sizes)])
 
     def add_many(self, pieces: list[tuple[int, np.ndarray, object, np.ndarray | None]]) -> None:
-        """Appends pieces (bucket, keys, bytes, sizes) with as few system calls as possible."""
-        buffers, rows = [], []
+        """Appends pieces (bucket, keys, bytes, sizes) with as few system calls as possible.
+
+        The pieces of one bucket in one call are stored as one (in the order given), so
+        a caller that hands over several blocks at once leaves fewer, larger pieces to
+        index and to read back.
+        """
+        by_bucket: dict[int, list] = {}
         for bucket, keys, data, sizes in pieces:
-            payload = self._compressor().compress(data) if self.compress else data
-            parts = [np.ascontiguousarray(keys, dtype=np.uint64)]
+            by_bucket.setdefault(bucket, []).append((keys, data, sizes))
+        buffers, rows = [], []
+        for bucket, parts in by_bucket.items():
+            records = sum(len(keys) for keys, _, _ in parts)
+            size = sum(memoryview(data).nbytes for _, data, _ in parts)
+            buffers.extend(memoryview(np.ascontiguousarray(keys, dtype=np.uint64)).cast("B") for keys, _, _ in parts)
             if self.sized:
-                parts.append(np.ascontiguousarray(sizes, dtype=np.uint32))
-            parts.append(payload)
-            buffers.extend(memoryview(part).cast("B") for part in parts)
-            rows.append((bucket, len(keys), memoryview(payload).nbytes, memoryview(data).nbytes))
+                buffers.extend(memoryview(np.ascontiguousarray(sizes, dtype=np.uint32)).cast("B")
+                               for _, _, sizes in parts)
+            payload = self._compressed([data for _, data, _ in parts]) if self.compress else \
+                [memoryview(data).cast("B") for _, data, _ in parts]
+            buffers.extend(payload)
+            rows.append((bucket, records, sum(len(b) for b in payload), size))
         with self._lock:
             if self._file is None:
                 self._file = open(self.path, "ab", buffering=0)
@@ -68,6 +80,11 @@ class Spill:
                 self._end += records * self._per_record() + stored
                 self.written += records * self._per_record() + stored
             self._by_bucket = None
+
+    def _compressed(self, datas: list) -> list[bytes]:
+        """One zstd frame of ``datas`` one after the other."""
+        stream = self._compressor().compressobj()
+        return [*(stream.compress(data) for data in datas), stream.flush()]
 
     def _per_record(self) -> int:
         return 12 if self.sized else 8
@@ -152,14 +169,18 @@ class Spill:
         return keys, sizes if self.sized else None, data
 
     def save_index(self, path: str, meta: dict) -> None:
-        """Writes the index beside the spill, so ``--resume`` can gather without scattering again."""
+        """Writes the index beside the spill, so ``--resume`` can gather without scattering again.
+
+        The index is binary (``.npz``): as JSON, a million pieces would cost hundreds
+        of MB of Python integers on the way out.
+        """
         self.close()
-        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized,
-                 "index": {name: self.index[name].tolist() for name in _FIELDS}}
+        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized}
         tmp = path + ".tmp"
         try:
-            with open(tmp, "w") as f:
-                json.dump(state, f)
+            with open(tmp, "wb") as f:
+                np.savez(f, state=np.array(json.dumps(state)),
+                         **{name: np.frombuffer(self.index[name], dtype=np.int64) for name in _FIELDS})
         except OSError as exc:
             raise OutputError(f"{tmp}: cannot write the index of temporary buckets ({exc.strerror}); "
                               "free some space or point --tmp at a larger disk") from None
@@ -169,15 +190,16 @@ class Spill:
     def load(cls, spill_path: str, index_path: str, meta: dict) -> "Spill | None":
         """The spill a run with the same ``meta`` finished scattering, or None."""
         try:
-            with open(index_path) as f:
-                state = json.load(f)
-        except (OSError, ValueError):
+            with np.load(index_path, allow_pickle=False) as saved:
+                state = json.loads(str(saved["state"]))
+                columns = {name: saved[name].astype(np.int64).tobytes() for name in _FIELDS}
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
         if state.get("meta") != meta or not os.path.exists(spill_path):
             return None
         spill = cls(spill_path, state["buckets"], state["compress"], state["sized"])
         for name in _FIELDS:
-            spill.index[name] = array("q", state["index"][name])
+            spill.index[name] = array("q", columns[name])
         spill.written = os.path.getsize(spill_path)
         return spill
 
