@@ -23,12 +23,14 @@ from click.testing import CliRunner
 from corpuskit import read, write
 from corpuskit.cli import main
 from corpuskit.errors import CorpusError, InputError
+from corpuskit.io.paths import detect
 from corpuskit.shuffle import fingerprint, shuffle
 from corpuskit.units import parse_size
 
 # Modules by name: ``corpuskit.shuffle`` as an attribute is the function, not the package.
 shuffle_module = importlib.import_module("corpuskit.shuffle")
 plan_module = importlib.import_module("corpuskit.shuffle.plan")
+shuffle_lines_module = importlib.import_module("corpuskit.shuffle.lines")
 spill_module = importlib.import_module("corpuskit.shuffle.spill")
 writer_module = importlib.import_module("corpuskit.io.writer")
 
@@ -454,3 +456,20 @@ def test_shuffle_verify_flag_on_the_command_line(corpus, out_dir):
     assert result.exit_code == 0, result.output
     assert "verify: OK" in result.stderr
     assert Counter((out_dir / "out.txt").read_bytes().splitlines()) == Counter(corpus.read_bytes().splitlines())
+
+
+# ---- the plan keeps its own bookkeeping within --mem ----------------------------------------------
+
+@pytest.mark.parametrize("gib", [1, 10, 100, 1000])
+def test_plan_keeps_scatter_and_piece_index_within_memory(corpus, monkeypatch, gib):
+    """Pieces grow with groups x buckets; past a quarter of memory the plan takes fewer, larger
+    buckets and says they will be split again, rather than let the index outgrow --mem."""
+    monkeypatch.setattr(plan_module, "_content_size", lambda spec: gib << 30)
+    plan = plan_module.make_plan([detect(str(corpus))], 1 << 30, compress=False)
+    index = plan_module.PIECE_COST * -(-plan.data_bytes // plan.group_bytes) * plan.buckets
+    assert index <= plan.usable * plan_module.INDEX_SHARE
+    in_flight = shuffle_lines_module.BLOCKS_IN_FLIGHT * plan.block_size + 2 * plan.group_bytes
+    assert in_flight + index <= plan.usable
+    too_big = plan_module.BYTES_FACTOR * plan.data_bytes / plan.buckets > plan.bucket_budget
+    assert too_big == (gib >= 100)
+    assert ("split again" in plan.describe()) == too_big

@@ -25,11 +25,13 @@ from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
 from corpuskit.shuffle.lines import bucket_cost, gather, offsets_of, scatter, terminated_blocks
 from corpuskit.shuffle.order import sorted_order
-from corpuskit.shuffle.plan import Plan
+from corpuskit.shuffle.plan import Plan, bits_for
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
 from corpuskit.version import __version__
 
+SPLIT_INDEX_SHARE = 0.1
+"""Of the memory, what the index of a bucket split again may take (the run's own index stays)."""
 OUTPUT_SLICE = 4 << 20
 
 
@@ -108,7 +110,9 @@ class LineShuffle:
 
     def _gather_all(self, spill: Spill, used: int) -> Iterator[pa.Array]:
         def split(bucket: int) -> Iterator[pa.Array]:
-            bits = max(1, int(np.ceil(np.log2(bucket_cost(spill, bucket) / (self.plan.bucket_budget * 0.7)))))
+            groups = -(-spill.size(bucket) // self.plan.group_bytes)
+            bits = bits_for(bucket_cost(spill, bucket), self.plan.bucket_budget, groups,
+                            self.plan.usable * SPLIT_INDEX_SHARE)
             self.log(f"bucket {bucket} holds {spill.size(bucket):,} bytes, more than planned; "
                      f"splitting it into {1 << bits}")
             sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)

@@ -6,10 +6,13 @@ gathered at a time while a third is written, so a bucket may cost a third of the
 memory left after the interpreter and libraries. A bucket that turns out larger
 (skewed line lengths) is split again, so the plan only needs to be close.
 
-The scatter reads blocks of a twentieth of that memory and writes to the buckets
-four blocks at a time: each bucket gets one piece per four blocks, so a large
-input leaves fewer, larger pieces to index and read back (six blocks in flight
-and two groups of four, one filling and one being written).
+The scatter reads blocks of a 24th of that memory and writes to the buckets four
+blocks at a time (six blocks in flight and two groups of four, one filling and one
+being written). Each bucket gets one piece per group, and every piece costs about
+48 bytes of index until the gather ends: pieces grow with groups x buckets, i.e.
+with the square of the input. So the bucket count is capped where the index would
+take more than a quarter of the memory; the buckets are then larger than the
+budget, and each is split again when it is gathered (one more pass over it).
 
 Input that fits goes in one pass, with no temporary files: its bytes are held once
 (read, or mapped) and written out a few MB at a time, so it costs the bytes, a
@@ -38,6 +41,8 @@ ONE_PASS_FACTOR = 1.1
 RECORD_COST = 48
 IN_FLIGHT = 3
 GROUP_BLOCKS = 4
+PIECE_COST = 48
+INDEX_SHARE = 0.25
 MIN_USABLE = 24 << 20
 HEADROOM = 0.8
 TEMP_RATIO_COMPRESSED = 0.6
@@ -75,7 +80,9 @@ class Plan:
                 f"({format_size(self.usable)} for data)")
         if self.in_memory:
             return head + "\nplan: fits in memory: one pass, no temporary files"
-        return head + (f"\nplan: {self.buckets} buckets of ~{format_size(self.data_bytes / self.buckets)} "
+        split = " (more than fits: each is split again when gathered)" if \
+            BYTES_FACTOR * self.data_bytes / self.buckets > self.bucket_budget else ""
+        return head + (f"\nplan: {self.buckets} buckets of ~{format_size(self.data_bytes / self.buckets)}{split} "
                        f"(at most {format_size(self.bucket_budget)} in memory each), read blocks of "
                        f"{format_size(self.block_size)} written {format_size(self.group_bytes)} at a time, ~{format_size(self.temp_bytes)} temporary space "
                        f"({'zstd level 1' if self.compress else 'uncompressed'})")
@@ -108,21 +115,31 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     records = max(1, int(data_bytes / per_record))
     cost = BYTES_FACTOR * data_bytes + RECORD_COST * records
     bucket_budget = usable // IN_FLIGHT
+    block_size = int(min(max(usable // 24, 1 << 20), 13 << 20))
+    groups = max(1, math.ceil(data_bytes / (GROUP_BLOCKS * block_size)))
     if buckets is not None:
         bits = max(0, math.ceil(math.log2(max(buckets, 1))))
     elif one_pass_cost(data_bytes, records) <= usable * 0.75 and all(_size_is_exact(s) for s in specs):
         bits = 0
     else:
-        bits = max(1, math.ceil(math.log2(cost / (bucket_budget * 0.7))))
+        bits = bits_for(cost, bucket_budget, groups, usable * INDEX_SHARE)
     if bits == 0 and buckets is None and not all(_size_is_exact(s) for s in specs):
         bits = DEFAULT_BITS_UNKNOWN_SIZE
     if bits > 24:
         raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
                           "need more than 16M buckets; give more memory")
-    block_size = int(min(max(usable // 20, 1 << 20), 13 << 20))
+    if bits:
+        bucket_budget = max(usable - (PIECE_COST * groups << bits), usable // 2) // IN_FLIGHT
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
     return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, GROUP_BLOCKS * block_size,
                 bucket_budget, temp, compress)
+
+
+def bits_for(cost: float, budget: int, groups: int, index_room: float) -> int:
+    """Key bits that cut ``cost`` into buckets within ``budget``, at most as many as keep the
+    index of ``groups`` x buckets pieces within ``index_room`` (at least one bit)."""
+    bits = max(1, math.ceil(math.log2(cost / (budget * 0.7))))
+    return min(bits, max(1, int(math.log2(index_room / (PIECE_COST * groups)))))
 
 
 def one_pass_cost(data_bytes: int, records: int) -> int:
