@@ -8,8 +8,9 @@
 The method is bench_cat's (both use ``benchmarks/measure.py``): each measurement is
 one fresh child under ``/usr/bin/time -v`` (or ``os.wait4`` without it), so wall, user,
 sys and peak RSS are its own. Before each one the previous output and temp files are
-deleted, ``sync`` runs and the input is read once (page cache warm). Tools take turns in each round and the order rotates
-between rounds. The machine's other load (from /proc/stat) is recorded per run.
+deleted, ``sync`` runs, the page cache is emptied (``drop_caches``, when root; the JSON
+records whether it could) and the input is read once: every tool starts with only its input
+cached. Tools take turns in each round and the order rotates between rounds. The machine's other load (from /proc/stat) is recorded per run.
 
 After each run, outside the timed region, the output is checked to be a permutation
 of the input: same size, same line count and same order-independent sum of xxh64 of
@@ -17,8 +18,9 @@ every line (``corpuskit.shuffle.verify.fingerprint``, what ``corpuskit verify`` 
 the input's fingerprint is computed once). Then it is deleted. While a tool runs, a
 thread samples the size of the temp folder every 0.2 s (peak temp space).
 
-Time per GB: ``corpuskit shuffle --mem 256M`` on prefixes of the corpus (``--scale``);
-make_corpus makes a smaller corpus as a prefix of a larger one with the same seed.
+Time per GB: ``corpuskit shuffle --mem 256M`` on prefixes of the corpus (``--scale``),
+each beside the two-pass copy of the same file (``cp F tmp; cp tmp out``, the I/O of any
+two-pass shuffle); make_corpus makes a smaller corpus as a prefix of a larger one with the same seed.
 
 Results: a table on stdout and ``benchmarks/results/shuffle.json``.
 """
@@ -97,6 +99,9 @@ def tools(mem: str, fit_mem: str) -> list[Tool]:
         out.append(Tool("terashuf", "terashuf MEMORY=0.25", ["terashuf"], stdin_is_input=True,
                         stdout_is_output=True, env={"MEMORY": "0.25", "SEED": "1", "TMPDIR": "{tmp}"}))
     out.append(Tool("cp", "cp", ["cp", "{src}", "{dst}"]))
+    # the two-pass floor as a shuffle meets it: the input copied to a temp file, that file to the output
+    out.append(Tool("cp2", "cp F tmp; cp tmp out", ["sh", "-c", 'cp "$0" "$1/copy" && cp "$1/copy" "$2" && rm "$1/copy"',
+                                                   "{src}", "{tmp}", "{dst}"]))
     # a second one-pass floor: bench_cat saw page-cache writes vary 2-4x between tries on this VM
     out.append(Tool("cat", "cat a > b", ["cat", "{src}"], stdout_is_output=True))
     return out
@@ -173,7 +178,7 @@ def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool) -> di
     """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output is a permutation of ``src``."""
     dst = WORK / "out.txt"
     _clean()
-    warm_s = m.sync_and_warm(src)
+    warm_s = m.sync_and_warm(src, drop=True)
     result = run_tool(tool, src, dst, timer)
     result["temp_left_mb"] = round(_dir_bytes(TMP) / 2**20, 1)   # temp files the tool did not remove
     size = dst.stat().st_size
@@ -316,6 +321,15 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
         entry(f"corpuskit --mem {mem}: time per GB flat over {', '.join(per_gb)}",
               "slowest s/GiB / fastest s/GiB", f"<= {FLAT_PER_GB_MAX} (our reading of 'flat')", r, None, None,
               r <= FLAT_PER_GB_MAX, "holds" if r <= FLAT_PER_GB_MAX else "fails", s_per_gib=per_gb)
+    over_floor = {size: m.ratio(summary[size]["ck-ext"]["wall_median"], summary[size]["cp2"]["wall_median"])
+                  for size in per_gb if "cp2" in summary[size]}
+    if len(over_floor) >= 2:
+        r = m.ratio(max(over_floor.values()), min(over_floor.values()))
+        entry(f"corpuskit --mem {mem} over the two-pass copy (cp F tmp; cp tmp out) of the same size, "
+              f"flat over {', '.join(over_floor)}", "largest / smallest ratio to the floor",
+              f"<= {FLAT_PER_GB_MAX}", r, None, None, r <= FLAT_PER_GB_MAX,
+              "holds" if r <= FLAT_PER_GB_MAX else "fails", ratio_to_floor=over_floor,
+              floor_s_per_gib={size: summary[size]["cp2"]["s_per_gib_median"] for size in over_floor})
     worst = []
     for size, tools_ in summary.items():
         for key, s in tools_.items():
@@ -423,7 +437,7 @@ def main(argv: list[str] | None = None) -> None:
     ext = by_key["ck-ext"]
     for size in scale:
         if size != big or ext not in chosen:
-            jobs.append((size, [ext], args.scale_repeat))
+            jobs.append((size, [ext, by_key["cp2"]], args.scale_repeat))
 
     session = m.Session.begin("shuffle", args.timer, argv, WORK)
     plans = {}
@@ -445,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         "locale": {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE")},
         "versions": {"shuf": _version(["shuf", "--version"]), "sort": _version(["sort", "--version"])},
         "terashuf": shutil.which("terashuf") or "not on PATH: not measured",
+        "drop_caches": m.drop_caches(),
         "corpora": corpora, "input_fingerprints": _FINGERPRINTS, "plans": plans,
         "tools": {t.key: {"name": t.name, "argv": t.argv, "env": t.env} for t in all_tools},
         "summary": summary, "claims": verdicts, "runs": runs,

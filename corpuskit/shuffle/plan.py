@@ -84,7 +84,8 @@ class Plan:
             BYTES_FACTOR * self.data_bytes / self.buckets > self.bucket_budget else ""
         return head + (f"\nplan: {self.buckets} buckets of ~{format_size(self.data_bytes / self.buckets)}{split} "
                        f"(at most {format_size(self.bucket_budget)} in memory each), read blocks of "
-                       f"{format_size(self.block_size)} written {format_size(self.group_bytes)} at a time, ~{format_size(self.temp_bytes)} temporary space "
+                       f"{format_size(self.block_size)} written {format_size(self.group_bytes)} at a time, "
+                       f"~{format_size(self.temp_bytes)} temporary space "
                        f"({'zstd level 1' if self.compress else 'uncompressed'})")
 
     def as_dict(self) -> dict:
