@@ -8,9 +8,8 @@
 The method is bench_cat's (both use ``benchmarks/measure.py``): each measurement is
 one fresh child under ``/usr/bin/time -v`` (or ``os.wait4`` without it), so wall, user,
 sys and peak RSS are its own. Before each one the previous output and temp files are
-deleted, ``sync`` runs, the page cache is emptied (``drop_caches``, when root; the JSON
-records whether it could) and the input is read once: every tool starts with only its input
-cached. Tools take turns in each round and the order rotates between rounds. The machine's other load (from /proc/stat) is recorded per run.
+deleted, ``sync`` runs and the input is read once (page cache warm); with ``--drop-caches``
+the page cache is emptied first (root only), so every tool starts with only its input cached. Tools take turns in each round and the order rotates between rounds. The machine's other load (from /proc/stat) is recorded per run.
 
 After each run, outside the timed region, the output is checked to be a permutation
 of the input: same size, same line count and same order-independent sum of xxh64 of
@@ -174,11 +173,11 @@ def input_fingerprint(src: Path) -> dict:
     return _FINGERPRINTS[str(src)]
 
 
-def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool) -> dict:
+def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool, drop: bool = False) -> dict:
     """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output is a permutation of ``src``."""
     dst = WORK / "out.txt"
     _clean()
-    warm_s = m.sync_and_warm(src, drop=True)
+    warm_s = m.sync_and_warm(src, drop=drop)
     result = run_tool(tool, src, dst, timer)
     result["temp_left_mb"] = round(_dir_bytes(TMP) / 2**20, 1)   # temp files the tool did not remove
     size = dst.stat().st_size
@@ -364,6 +363,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="rounds for sort -R, the slowest tool by far (default 1; rounds after that skip it)")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed")
     parser.add_argument("--no-verify", action="store_true", help="check output sizes only, not fingerprints")
+    parser.add_argument("--drop-caches", action="store_true",
+                        help="empty the page cache before each run (root only): the same start for every tool")
     return m.parse_args(parser, RESULTS, argv)
 
 
@@ -386,7 +387,7 @@ def run_rounds(size: str, corpus: dict, tools_: list[Tool], rounds: int, args: a
         for tool in m.rotate(tools_, r):
             if tool.key == "sort-R" and r >= args.slow_rounds:
                 continue
-            result = measure(tool, src, corpus, args.timer, not args.no_verify)
+            result = measure(tool, src, corpus, args.timer, not args.no_verify, args.drop_caches)
             result.update({"input": size, "tool": tool.key, "name": tool.name, "round": r + 1})
             runs.append(result)
             print(f"{size:<5} round {r + 1}  {tool.name:<36} wall {result['wall']:7.2f}s  "
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
         "locale": {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE")},
         "versions": {"shuf": _version(["shuf", "--version"]), "sort": _version(["sort", "--version"])},
         "terashuf": shutil.which("terashuf") or "not on PATH: not measured",
-        "drop_caches": m.drop_caches(),
+        "drop_caches": args.drop_caches,
         "corpora": corpora, "input_fingerprints": _FINGERPRINTS, "plans": plans,
         "tools": {t.key: {"name": t.name, "argv": t.argv, "env": t.env} for t in all_tools},
         "summary": summary, "claims": verdicts, "runs": runs,

@@ -462,7 +462,7 @@ def test_shuffle_verify_flag_on_the_command_line(corpus, out_dir):
 
 @pytest.mark.parametrize("gib", [1, 10, 100, 1000])
 def test_plan_keeps_scatter_and_piece_index_within_memory(corpus, monkeypatch, gib):
-    """Pieces grow with groups x buckets; past a quarter of memory the plan takes fewer, larger
+    """Pieces grow with groups x buckets; past a fifth of memory the plan takes fewer, larger
     buckets and says they will be split again, rather than let the index outgrow --mem."""
     monkeypatch.setattr(plan_module, "_content_size", lambda spec: gib << 30)
     plan = plan_module.make_plan([detect(str(corpus))], 1 << 30, compress=False)

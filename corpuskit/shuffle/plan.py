@@ -11,7 +11,7 @@ blocks at a time (six blocks in flight and two groups of four, one filling and o
 being written). Each bucket gets one piece per group, and every piece costs about
 48 bytes of index until the gather ends: pieces grow with groups x buckets, i.e.
 with the square of the input. So the bucket count is capped where the index would
-take more than a quarter of the memory; the buckets are then larger than the
+take more than a fifth of the memory; the buckets are then larger than the
 budget, and each is split again when it is gathered (one more pass over it).
 
 Input that fits goes in one pass, with no temporary files: its bytes are held once
@@ -42,7 +42,7 @@ RECORD_COST = 48
 IN_FLIGHT = 3
 GROUP_BLOCKS = 4
 PIECE_COST = 48
-INDEX_SHARE = 0.25
+INDEX_SHARE = 0.2
 MIN_USABLE = 24 << 20
 HEADROOM = 0.8
 TEMP_RATIO_COMPRESSED = 0.6
