@@ -9,7 +9,9 @@ The method is bench_cat's (both use ``benchmarks/measure.py``): each measurement
 one fresh child under ``/usr/bin/time -v`` (or ``os.wait4`` without it), so wall, user,
 sys and peak RSS are its own. Before each one the previous output and temp files are
 deleted, ``sync`` runs and the input is read once (page cache warm); with ``--drop-caches``
-the page cache is emptied first (root only), so every tool starts with only its input cached. Tools take turns in each round and the order rotates between rounds. The machine's other load (from /proc/stat) is recorded per run.
+the page cache is emptied first (root only), so every tool starts with only its input
+cached. Tools take turns in each round and the order rotates between rounds. The machine's
+other load (from /proc/stat) is recorded per run.
 
 After each run, outside the timed region, the output is checked to be a permutation
 of the input: same size, same line count and same order-independent sum of xxh64 of
@@ -99,8 +101,8 @@ def tools(mem: str, fit_mem: str) -> list[Tool]:
                         stdout_is_output=True, env={"MEMORY": "0.25", "SEED": "1", "TMPDIR": "{tmp}"}))
     out.append(Tool("cp", "cp", ["cp", "{src}", "{dst}"]))
     # the two-pass floor as a shuffle meets it: the input copied to a temp file, that file to the output
-    out.append(Tool("cp2", "cp F tmp; cp tmp out", ["sh", "-c", 'cp "$0" "$1/copy" && cp "$1/copy" "$2" && rm "$1/copy"',
-                                                   "{src}", "{tmp}", "{dst}"]))
+    two_copies = 'cp "$0" "$1/copy" && cp "$1/copy" "$2" && rm "$1/copy"'
+    out.append(Tool("cp2", "cp F tmp; cp tmp out", ["sh", "-c", two_copies, "{src}", "{tmp}", "{dst}"]))
     # a second one-pass floor: bench_cat saw page-cache writes vary 2-4x between tries on this VM
     out.append(Tool("cat", "cat a > b", ["cat", "{src}"], stdout_is_output=True))
     return out
@@ -279,7 +281,8 @@ def claims(summary: dict, big: str, scale: list[str], mem: str, plans: dict) -> 
                                    "best_ratio": m.ratio(ext["wall_min"], s["wall_min"]),
                                    "cpu_ratio": m.ratio(ext["cpu_median"], s["cpu_median"])}
             entry(claim, "corpuskit / terashuf", "<= 0.5 (aim <= 0.33)", None, None, None, None,
-                  "not measured: no terashuf on PATH (ratios to GNU shuf and sort -R given instead)",
+                  ("not measured: terashuf not among --tools" if shutil.which("terashuf") else
+                   "not measured: no terashuf on PATH") + " (ratios to GNU shuf and sort -R given instead)",
                   substitutes=others)
     for key, fit_ in main.items():
         if not key.startswith("ck-mem") or not shuf:
