@@ -195,6 +195,34 @@ def test_pieces_of_a_bucket_given_together_are_stored_as_one(tmp_path, compress)
     assert [bytes(body) for _, _, body in spill.iter_pieces(1)] == [b"a\nbb\ndddd\ne\n", b"a\n"]
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_blocks_ordered_by_bucket_are_stored_like_their_pieces(tmp_path, compress):
+    """``add_partitions`` writes the same file and index as ``add_many`` of every bucket's slices."""
+    rng = np.random.default_rng(3)
+    parts, pieces = [], []
+    for n in (0, 1, 40, 300):
+        sizes = rng.integers(1, 50, n).astype(np.uint32)
+        buckets = np.sort(rng.integers(0, 8, n))
+        cuts = np.searchsorted(buckets, np.arange(9))
+        offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        keys = rng.integers(0, 2**64, n, dtype=np.uint64)
+        data = rng.integers(0, 256, int(offsets[-1])).astype(np.uint8).tobytes()
+        parts.append(spill_module.Partition(keys, sizes, memoryview(data), cuts, offsets[cuts]))
+        rows = [(b, slice(cuts[b], cuts[b + 1])) for b in range(8) if cuts[b + 1] > cuts[b]]
+        pieces.append([(b, keys[r], data[offsets[r.start]:offsets[r.stop]], sizes[r]) for b, r in rows])
+    one = spill_module.Spill(str(tmp_path / "one.bin"), buckets=8, compress=compress)
+    many = spill_module.Spill(str(tmp_path / "many.bin"), buckets=8, compress=compress)
+    one.add_partitions(parts[:2])
+    one.add_partitions(parts[2:])
+    many.add_many(sorted(pieces[0] + pieces[1], key=lambda piece: piece[0]))
+    many.add_many(sorted(pieces[2] + pieces[3], key=lambda piece: piece[0]))
+    one.close()
+    many.close()
+    assert (tmp_path / "one.bin").read_bytes() == (tmp_path / "many.bin").read_bytes()
+    assert {name: list(column) for name, column in one.index.items()} == \
+        {name: list(column) for name, column in many.index.items()}
+
+
 @pytest.mark.parametrize("group", [1, 30_000, 1 << 30])
 def test_same_bytes_whatever_the_scatter_group(corpus, reference, tmp_path, monkeypatch, group):
     """Blocks' pieces written to the buckets one block at a time, a few blocks at a time, or all at once."""

@@ -335,7 +335,7 @@ def test_resume_with_a_damaged_index_scatters_again(corpus, tmp, out_dir, tmp_pa
     with pytest.raises(CorpusError):
         shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=16, resume=True)
     (area,) = tmp.iterdir()
-    (area / "index.npz").write_text("{not json")
+    (area / "index.npz").write_bytes(b"PK\x03\x04 not a whole zip")
     said = []
     shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=16, resume=True,
             log=said.append)

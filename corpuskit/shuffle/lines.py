@@ -19,7 +19,7 @@ from corpuskit.io.streams import decompressing, open_raw
 from corpuskit.shuffle.keys import bucket_of, record_keys
 from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST, current_rss
-from corpuskit.shuffle.spill import Scratch, Spill
+from corpuskit.shuffle.spill import Partition, Scratch, Spill
 from corpuskit.threads import prefetch
 
 BLOCKS_IN_FLIGHT = 6
@@ -77,39 +77,31 @@ def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: i
             if keys is None:
                 keys = record_keys(seed, count, n)
             count += n
-            ready += _partition(block, offsets, keys, bits, used)
+            ready.append(_partition(block, offsets, keys, bits, used))
             ready_bytes += int(offsets[-1] - offsets[0])
             if ready_bytes >= group:
                 if pending is not None:
                     pending.result()
-                pending = pool.submit(spill.add_many, ready)
+                pending = pool.submit(spill.add_partitions, ready)
                 ready, ready_bytes = [], 0
         if pending is not None:
             pending.result()
         if ready:
-            spill.add_many(ready)
+            spill.add_partitions(ready)
     spill.close()
     return count
 
 
-def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int,
-               used: int) -> list[tuple[int, np.ndarray, pa.Buffer, np.ndarray]]:
+def _partition(block, offsets: np.ndarray, keys: np.ndarray, bits: int, used: int) -> Partition:
     buckets = bucket_of(keys, bits, used)
     order = np.argsort(buckets.astype(np.uint16) if bits <= 16 else buckets, kind="stable")
-    counts = np.bincount(buckets, minlength=1 << bits)
+    record_cuts = np.zeros((1 << bits) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(buckets, minlength=1 << bits), out=record_cuts[1:])
     taken = lines_array(block, offsets).take(pa.array(order))
-    n_lines = len(offsets) - 1
-    taken_offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64)[taken.offset:]
+    taken_offsets = np.frombuffer(taken.buffers()[1], dtype=np.int64)[taken.offset : taken.offset + len(taken) + 1]
     data = taken.buffers()[2]
-    sorted_keys = keys[order]
-    sizes = np.diff(taken_offsets[: n_lines + 1]).astype(np.uint32)
-    pieces = []
-    cuts = np.concatenate([[0], np.cumsum(counts)])
-    for bucket in np.flatnonzero(counts).tolist():
-        lo, hi = int(cuts[bucket]), int(cuts[bucket + 1])
-        start, end = int(taken_offsets[lo]), int(taken_offsets[hi])
-        pieces.append((bucket, sorted_keys[lo:hi], data.slice(start, end - start), sizes[lo:hi]))
-    return pieces
+    return Partition(keys[order], np.diff(taken_offsets).astype(np.uint32),
+                     memoryview(data if data is not None else b""), record_cuts, taken_offsets[record_cuts])
 
 
 def offsets_of(sizes: np.ndarray) -> np.ndarray:
