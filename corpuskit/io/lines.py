@@ -104,7 +104,7 @@ def _last_newline(buf: np.ndarray, start: int, end: int) -> int:
         if len(hits):
             return lo + int(hits[-1])
         end = lo
-        window *= 4
+        window = min(window * 4, NEWLINE_SCAN)
     return -1
 
 
@@ -131,11 +131,16 @@ def join_lines(values: pa.Array) -> pa.Buffer:
 
 
 def count_lines(block) -> int:
-    """Lines in a block: its newlines, plus one for a last line without ``\\n``."""
+    """Lines in a block: its newlines, plus one for a last line without ``\\n``.
+
+    Counted a few hundred KB at a time: a comparison of a whole block of several MB
+    would allocate, fault in and zero a fresh buffer (huge pages) for every block.
+    """
     arr = np.frombuffer(block, dtype=np.uint8)
     if len(arr) == 0:
         return 0
-    return int(np.count_nonzero(arr == 10)) + int(arr[-1] != 10)
+    newlines = sum(int(np.count_nonzero(arr[at : at + NEWLINE_SCAN] == 10)) for at in range(0, len(arr), NEWLINE_SCAN))
+    return newlines + int(arr[-1] != 10)
 
 
 def line_offsets(data, workers: int = 1) -> np.ndarray:

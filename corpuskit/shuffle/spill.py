@@ -86,9 +86,7 @@ class Spill:
         square of the input.
         """
         if self.compress or not self.sized:
-            self.add_many([(b, p.keys[p.record_cuts[b]:p.record_cuts[b + 1]],
-                            p.data[p.byte_cuts[b]:p.byte_cuts[b + 1]], p.sizes[p.record_cuts[b]:p.record_cuts[b + 1]])
-                           for b in range(self.buckets) for p in parts if p.record_cuts[b + 1] > p.record_cuts[b]])
+            self.add_many(list(_bucket_slices(parts, self.buckets)))
             return
         records = np.stack([p.record_cuts for p in parts])
         positions = np.stack([p.byte_cuts for p in parts])
@@ -263,6 +261,16 @@ class Scratch:
         if buffer is None or len(buffer) < nbytes:
             buffer = self._buffers[name] = np.empty(max(nbytes, 1), dtype=np.uint8)
         return buffer[:nbytes].view(dtype)
+
+
+def _bucket_slices(parts: list[Partition], buckets: int) -> Iterator[tuple[int, np.ndarray, memoryview, np.ndarray]]:
+    """(bucket, keys, bytes, sizes) of every bucket of every part that has records, bucket by bucket."""
+    for bucket in range(buckets):
+        for part in parts:
+            lo, hi = part.record_cuts[bucket], part.record_cuts[bucket + 1]
+            if hi > lo:
+                yield (bucket, part.keys[lo:hi], part.data[part.byte_cuts[bucket]:part.byte_cuts[bucket + 1]],
+                       part.sizes[lo:hi])
 
 
 def _write_all(fd: int, buffers: list[memoryview], batch: int = 1000) -> None:
