@@ -124,9 +124,9 @@ def sync_and_warm(path: Path, drop: bool = False) -> float:
 def drop_caches() -> bool:
     """Empties the page cache (needs root); False where that is not allowed.
 
-    On a VM whose page cache is full of earlier inputs, every new page of a run is
-    reclaimed first, in the run's own system time: one 2 GiB shuffle measured 5.3 s
-    and 11.1 s back to back. Dropping the cache starts every run from the same state.
+    Meant to start every run from the same page-cache state: one 2 GiB shuffle took
+    5.3 s and 11.1 s back to back on the benchmark VM. It did not make runs steadier
+    there (see benchmarks/README.md, Shuffle), so it is off unless asked for.
     """
     try:
         with open("/proc/sys/vm/drop_caches", "w") as f:

@@ -466,7 +466,7 @@ def test_plan_keeps_scatter_and_piece_index_within_memory(corpus, monkeypatch, g
     buckets and says they will be split again, rather than let the index outgrow --mem."""
     monkeypatch.setattr(plan_module, "_content_size", lambda spec: gib << 30)
     plan = plan_module.make_plan([detect(str(corpus))], 1 << 30, compress=False)
-    index = plan_module.PIECE_COST * -(-plan.data_bytes // plan.group_bytes) * plan.buckets
+    index = plan_module.PIECE_COST * plan_module.groups_of(plan.data_bytes, plan.group_bytes) * plan.buckets
     assert index <= plan.usable * plan_module.INDEX_SHARE
     in_flight = shuffle_lines_module.BLOCKS_IN_FLIGHT * plan.block_size + 2 * plan.group_bytes
     assert in_flight + index <= plan.usable

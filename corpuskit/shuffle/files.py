@@ -25,7 +25,7 @@ from corpuskit.records import terminated_batch
 from corpuskit.shuffle.keys import record_keys
 from corpuskit.shuffle.lines import bucket_cost, gather, offsets_of, scatter, terminated_blocks
 from corpuskit.shuffle.order import sorted_order
-from corpuskit.shuffle.plan import Plan, bits_for
+from corpuskit.shuffle.plan import Plan, bits_for, groups_of
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
 from corpuskit.version import __version__
@@ -110,9 +110,8 @@ class LineShuffle:
 
     def _gather_all(self, spill: Spill, used: int) -> Iterator[pa.Array]:
         def split(bucket: int) -> Iterator[pa.Array]:
-            groups = -(-spill.size(bucket) // self.plan.group_bytes)
-            bits = bits_for(bucket_cost(spill, bucket), self.plan.bucket_budget, groups,
-                            self.plan.usable * SPLIT_INDEX_SHARE)
+            bits = bits_for(bucket_cost(spill, bucket), self.plan.bucket_budget,
+                            groups_of(spill.size(bucket), self.plan.group_bytes), self.plan.usable * SPLIT_INDEX_SHARE)
             self.log(f"bucket {bucket} holds {spill.size(bucket):,} bytes, more than planned; "
                      f"splitting it into {1 << bits}")
             sub = Spill(f"{spill.path}.{used}.{bucket}", 1 << bits, spill.compress)

@@ -68,7 +68,7 @@ def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: i
     count = 0
     with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
         pending: Future | None = None
-        ready: list = []
+        ready: list[Partition] = []
         ready_bytes = 0
         for block, keys, offsets in prefetch(iter(blocks)):
             n = len(offsets) - 1

@@ -117,7 +117,7 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     cost = BYTES_FACTOR * data_bytes + RECORD_COST * records
     bucket_budget = usable // IN_FLIGHT
     block_size = int(min(max(usable // 24, 1 << 20), 13 << 20))
-    groups = max(1, math.ceil(data_bytes / (GROUP_BLOCKS * block_size)))
+    groups = groups_of(data_bytes, GROUP_BLOCKS * block_size)
     if buckets is not None:
         bits = max(0, math.ceil(math.log2(max(buckets, 1))))
     elif one_pass_cost(data_bytes, records) <= usable * 0.75 and all(_size_is_exact(s) for s in specs):
@@ -134,6 +134,11 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
     return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, GROUP_BLOCKS * block_size,
                 bucket_budget, temp, compress)
+
+
+def groups_of(data_bytes: int, group_bytes: int) -> int:
+    """Groups of read blocks a scatter of ``data_bytes`` writes: each leaves one piece per bucket."""
+    return max(1, math.ceil(data_bytes / group_bytes))
 
 
 def bits_for(cost: float, budget: int, groups: int, index_room: float) -> int:
