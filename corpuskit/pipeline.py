@@ -21,7 +21,7 @@ from corpuskit.version import __version__
 from corpuskit.progress import bar
 from corpuskit.records import to_records, untagged
 from corpuskit.stats import Counters, RunStats
-from corpuskit.threads import prefetch
+from corpuskit.threads import closing, prefetch
 
 if TYPE_CHECKING:
     from corpuskit.io.reader import Source
@@ -121,8 +121,9 @@ class Pipeline:
     def batches(self, progress: bool | None = False) -> Iterator[pa.RecordBatch]:
         """The record batches at the end of the stages (the writer, if any, is not run)."""
         with bar(progress, self.source.total_bytes(), "read") as pbar:
-            stream, _ = self._open(pbar.update)
-            yield from stream
+            streams, _ = self._open(pbar.update)
+            with closing(*streams):
+                yield from streams[-1]
 
     def __iter__(self) -> Iterator[dict]:
         for batch in self.batches():
@@ -138,16 +139,17 @@ class Pipeline:
                 self.sink.copies_lines({s.format for s in self.source.specs}):
             return self._copy(progress, command, started)
         with bar(progress, self.source.total_bytes(), "read") as pbar:
-            stream, counters = self._open(pbar.update)
-            stream = _with_postfix(stream, pbar)
-            if self.sink is None:
-                outputs = [{"path": None, "records": sum(b.num_rows for b in stream), "bytes": 0}]
-            else:
-                formats = {s.format for s in self.source.specs}
-                outputs = self.sink.consume(
-                    stream, self.source.paths, formats.pop() if len(formats) == 1 else None,
-                    lambda outs: self._manifest(outs, counters, command, started),
-                    self._announced_total)
+            streams, counters = self._open(pbar.update)
+            stream = _with_postfix(streams[-1], pbar)
+            with closing(*streams, stream):
+                if self.sink is None:
+                    outputs = [{"path": None, "records": sum(b.num_rows for b in stream), "bytes": 0}]
+                else:
+                    formats = {s.format for s in self.source.specs}
+                    outputs = self.sink.consume(
+                        stream, self.source.paths, formats.pop() if len(formats) == 1 else None,
+                        lambda outs: self._manifest(outs, counters, command, started),
+                        self._announced_total)
         return RunStats(sum(o["records"] for o in outputs), sum(o["bytes"] for o in outputs),
                         time.perf_counter() - started, counters, outputs,
                         self.sink.manifest_path if self.sink is not None else None)
@@ -162,18 +164,19 @@ class Pipeline:
         return RunStats(outputs[0]["records"], outputs[0]["bytes"], time.perf_counter() - started, counters,
                         outputs, self.sink.manifest_path)
 
-    def _open(self, on_bytes: Callable[[int], None]) -> tuple[Iterator[pa.RecordBatch], list[Counters]]:
+    def _open(self, on_bytes: Callable[[int], None]) -> tuple[list[Iterator[pa.RecordBatch]], list[Counters]]:
+        """The source's batches and each stage's, the last one the pipeline's output."""
         read_counters = Counters("read")
         source = self.source
         if self._passes_lines_through():
             source = dataclasses.replace(source, terminated=True)
-        stream = prefetch(source.batches(read_counters, on_bytes))
+        streams = [prefetch(source.batches(read_counters, on_bytes))]
         counters = [read_counters]
         for stage in self.stages:
             ctx = Context(Counters(stage.name))
             counters.append(ctx.counters)
-            stream = stage.apply(stream, ctx)
-        return stream, counters
+            streams.append(stage.apply(streams[-1], ctx))
+        return streams, counters
 
     def _passes_lines_through(self) -> bool:
         """Text lines straight to a text writer need no split and no re-join."""

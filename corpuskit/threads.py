@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from typing import BinaryIO, Iterator, TypeVar
+from typing import BinaryIO, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+
+
+@contextlib.contextmanager
+def closing(*iterators: Iterable) -> Iterator[None]:
+    """Closes the generators among ``iterators`` when the block ends, the last given first.
+
+    A generator that owns threads (a prefetch, a pool of gather workers) left
+    suspended by an error must stop here, in the thread that ran it. Left to the
+    garbage collector, it is closed in whichever thread happens to collect it,
+    where joining its own threads fails or blocks that thread for good.
+    """
+    try:
+        yield
+    finally:
+        for iterator in reversed(iterators):
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
 
 def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:

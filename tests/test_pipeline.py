@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -197,6 +198,19 @@ def test_on_error_callable_that_raises_stops_the_run(numbers):
 
     with pytest.raises(Stop, match="numbers.txt:1"):
         list(ck.read(numbers) | ck.map_batches(lambda b: 1 / 0, on_error=stop))
+
+
+def test_a_failed_run_stops_its_threads(numbers, tmp_path):
+    """Threads of a run that failed midway stop with it, not later in the garbage collector."""
+    def fail_at_five(record):
+        if as_int(record) == 5:
+            raise ValueError("five")
+        return record
+
+    with pytest.raises(InputError, match="five"):
+        (ck.read(numbers, block_size=4) | ck.map(fail_at_five) | ck.write(tmp_path / "out.txt")).run()
+    assert [t.name for t in threading.enumerate() if t.name.startswith("corpuskit-")] == []
+    assert os.listdir(tmp_path) == ["numbers.txt"]
 
 
 def test_map_batches_skip_drops_the_whole_batch(numbers):

@@ -28,6 +28,7 @@ from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import Plan, bits_for, groups_of
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
+from corpuskit.threads import closing
 from corpuskit.version import __version__
 
 SPLIT_INDEX_SHARE = 0.1
@@ -70,8 +71,9 @@ class LineShuffle:
             else:
                 arrays = self._external(area, self._seen)
             batches = self._counted(arrays, self._written)
-            outputs = writer.consume(batches, [s.path for s in self.specs], formats.pop(),
-                                     describe, total_records=lambda: self.records)
+            with closing(arrays, batches):
+                outputs = writer.consume(batches, [s.path for s in self.specs], formats.pop(),
+                                         describe, total_records=lambda: self.records)
         return outputs
 
     def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:

@@ -20,7 +20,7 @@ from corpuskit.shuffle.keys import bucket_of, record_keys
 from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import BYTES_FACTOR, RECORD_COST, current_rss
 from corpuskit.shuffle.spill import Partition, Scratch, Spill
-from corpuskit.threads import prefetch
+from corpuskit.threads import closing, prefetch
 
 BLOCKS_IN_FLIGHT = 6
 """Blocks alive at once in a scatter: being read, two queued, being partitioned, and spare."""
@@ -66,11 +66,12 @@ def scatter(blocks: Iterable[tuple], spill: Spill, seed: int, bits: int, used: i
     piece, in a second thread while the next group is partitioned.
     """
     count = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool:
+    read_ahead = prefetch(iter(blocks))
+    with ThreadPoolExecutor(1, thread_name_prefix="corpuskit-spill") as pool, closing(read_ahead):
         pending: Future | None = None
         ready: list[Partition] = []
         ready_bytes = 0
-        for block, keys, offsets in prefetch(iter(blocks)):
+        for block, keys, offsets in read_ahead:
             n = len(offsets) - 1
             if on_lines is not None:
                 on_lines(block, offsets)
