@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ def fresh(tmp_path: Path):
         return Path(tempfile.mkdtemp(dir=tmp_path))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left():
+    """No test leaves a corpuskit thread running, even one that failed on purpose: a thread
+    outliving its run is stopped later by the garbage collector, in whatever thread that
+    happens to run, where joining it can deadlock."""
+    yield
+    running = [t.name for t in threading.enumerate() if t.name.startswith("corpuskit-")]
+    assert running == [], running
 
 
 
