@@ -148,10 +148,13 @@ def count(inputs: tuple[str, ...], in_format: str | None, field: str | None, on_
               help="zstd level 1 for temporary buckets: half the temp space, twice the CPU.")
 @click.option("--verify", is_flag=True, help="Check on the fly that the output holds exactly the input's records.")
 @click.option("--resume", is_flag=True, help="Keep a finished scatter on failure, and continue after it when run again.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Buckets sorted at once (and threads for one in-memory pass); the output is the same.")
 @io_options
 @common
 def shuffle_command(paths: tuple[str, ...], mem: str, seed: int | None, tmp: str | None, compress_temp: bool,
-                    verify: bool, resume: bool, progress: bool | None, quiet: bool, **opts: Any) -> None:
+                    verify: bool, resume: bool, workers: int, progress: bool | None, quiet: bool,
+                    **opts: Any) -> None:
     """Globally shuffle records: PATHS are inputs (files, globs, folders) then the output.
 
     \b
@@ -167,7 +170,7 @@ def shuffle_command(paths: tuple[str, ...], mem: str, seed: int | None, tmp: str
                      format=opts["out_format"], in_format=opts["in_format"], field=opts["field"],
                      shards=opts["shards"], shard_size=opts["shard_size"], compress=opts["compress"],
                      level=opts["level"], threads=opts["threads"], force=opts["force"], verify=verify,
-                     resume=resume, progress=progress, log=log, command=command_line())
+                     resume=resume, workers=workers, progress=progress, log=log, command=command_line())
     if not quiet:
         click.echo(result.summary(), err=True)
     if result.verified is not None and not result.verified["match"]:

@@ -14,6 +14,7 @@ import zstandard
 from click.testing import CliRunner
 
 from corpuskit.cli import main
+from corpuskit.errors import CorpusError
 from corpuskit.shuffle import shuffle
 
 
@@ -75,7 +76,7 @@ def test_drawn_seed_is_printed_and_repeats_the_run(src, tmp_path):
 
 @pytest.mark.parametrize("command, options", [
     ([], ["shuffle", "verify"]),
-    (["shuffle"], ["--mem", "--seed", "--tmp", "--compress-temp", "--verify", "--resume", "--shards",
+    (["shuffle"], ["--mem", "--seed", "--tmp", "--compress-temp", "--verify", "--resume", "--workers", "--shards",
                    "--shard-size", "--compress", "--format", "--force", "--quiet"]),
     (["verify"], ["--records", "--in-format", "--field"]),
 ])
@@ -101,6 +102,21 @@ def test_shuffle_options(src, tmp_path):
     assert [p.name for p in parts] == [f"part-{i:05d}.txt.zst" for i in range(3)]
     data = b"".join(zstandard.ZstdDecompressor().decompressobj().decompress(p.read_bytes()) for p in parts)
     assert Counter(data.splitlines()) == Counter(src.read_bytes().splitlines() * 2)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_workers_do_not_change_the_output(src, tmp_path, workers):
+    shuffle(src, tmp_path / "api.txt", mem="1G", seed=6, buckets=16)
+    result = cli("shuffle", src, tmp_path / "out.txt", "--mem", "1G", "--seed", "6", "--workers", workers, "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out.txt").read_bytes() == (tmp_path / "api.txt").read_bytes()
+
+
+def test_workers_must_be_positive(src, tmp_path):
+    result = cli("shuffle", src, tmp_path / "out.txt", "--workers", "0")
+    assert result.exit_code == 2 and "--workers" in result.output
+    with pytest.raises(CorpusError, match="workers"):
+        shuffle(src, tmp_path / "out.txt", workers=0)
 
 
 def test_shuffle_stdin_to_stdout(src, tmp_path):

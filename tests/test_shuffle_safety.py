@@ -272,8 +272,8 @@ def test_full_output_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, op
 @pytest.mark.parametrize("module", [writer_module, spill_module], ids=["output", "temp"])
 def test_full_disk_on_the_command_line(corpus, tmp, out_dir, monkeypatch, module):
     original = shuffle_module.make_plan  # the command has no --buckets: force the external path
-    monkeypatch.setattr(shuffle_module, "make_plan", lambda specs, mem, compress, buckets=None:
-                        original(specs, mem, compress, 16))
+    monkeypatch.setattr(shuffle_module, "make_plan", lambda specs, mem, compress, buckets=None, workers=2:
+                        original(specs, mem, compress, 16, workers))
     fill_disk(monkeypatch, module, at_close=True)
     line = one_line_error(cli("shuffle", corpus, out_dir / "out.txt", "--mem", MEM, "--seed", "1",
                               "--tmp", tmp, "-q"))
@@ -346,8 +346,8 @@ def test_resume_with_a_damaged_index_scatters_again(corpus, tmp, out_dir, tmp_pa
 
 def test_resume_on_the_command_line(corpus, tmp, out_dir, tmp_path, monkeypatch):
     original = shuffle_module.make_plan  # the command has no --buckets: force the external path
-    monkeypatch.setattr(shuffle_module, "make_plan", lambda specs, mem, compress, buckets=None:
-                        original(specs, mem, compress, 16))
+    monkeypatch.setattr(shuffle_module, "make_plan", lambda specs, mem, compress, buckets=None, workers=2:
+                        original(specs, mem, compress, 16, workers))
     fill_disk(monkeypatch, writer_module, times=1)
     args = ["shuffle", corpus, out_dir / "out.txt", "--mem", MEM, "--seed", "3", "--tmp", tmp, "--resume"]
     failed = cli(*args)
@@ -473,3 +473,12 @@ def test_plan_keeps_scatter_and_piece_index_within_memory(corpus, monkeypatch, g
     too_big = plan_module.BYTES_FACTOR * plan.data_bytes / plan.buckets > plan.bucket_budget
     assert too_big == (gib >= 100)
     assert ("split again" in plan.describe()) == too_big
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4, 8])
+def test_plan_gives_each_worker_its_share_of_memory(corpus, monkeypatch, workers):
+    """``workers`` buckets are sorted while one more is written: all of them fit in --mem."""
+    monkeypatch.setattr(plan_module, "_content_size", lambda spec: 10 << 30)
+    plan = plan_module.make_plan([detect(str(corpus))], 1 << 30, compress=False, workers=workers)
+    assert (workers + 1) * plan.bucket_budget <= plan.usable
+    assert plan.bucket_budget >= plan.usable // (workers + 1) // 2

@@ -67,7 +67,8 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
     """Shuffle ``inputs`` into ``output`` (or, with neither, return a pipeline stage).
 
     ``mem`` bounds the memory of the whole run; ``seed`` makes it repeatable (one is
-    drawn and reported when not given); ``buckets`` forces a bucket count (for tests).
+    drawn and reported when not given); ``buckets`` forces a bucket count (for tests);
+    ``workers`` buckets are sorted at once, each given a share of ``mem``.
     Text and JSONL files shuffle as bytes, line by line; mixing in Parquet, or
     converting formats, goes through Arrow records. Outputs are written like
     :func:`write` (one file, ``-``, or shards); temporary buckets go under ``tmp``.
@@ -75,6 +76,8 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
     memory = parse_size(mem)
     if memory < 64 << 20:
         raise CorpusError(f"--mem {mem} is too small; give at least 64M (256M or more is sensible)")
+    if workers < 1:
+        raise CorpusError(f"workers must be at least 1, not {workers}")
     seed = seeds.draw() if seed is None else seed
     bound_allocations()
     if inputs is None and output is None:
@@ -94,7 +97,7 @@ def shuffle(inputs: str | os.PathLike | Iterable[str | os.PathLike] | None = Non
         raise CorpusError(f"--tmp {tmp}: no such folder")
     say(f"seed: {seed}")
     if all(s.format == out_format and s.format in ("text", "jsonl") for s in specs):
-        plan = make_plan(specs, memory, compress_temp, buckets)
+        plan = make_plan(specs, memory, compress_temp, buckets, workers)
         check_space(plan, tmp, _output_folder(writer))
         say(plan.describe())
         run = LineShuffle(specs, plan, seed, tmp, workers=workers, resume=resume, verify=verify,

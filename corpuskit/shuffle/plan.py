@@ -1,9 +1,9 @@
 """How a shuffle will run within ``--mem``: bucket count, block size, temp space.
 
 The cost model is what gathering a bucket holds at once: its bytes twice (as read,
-and permuted) plus about 48 bytes per record (key, order, offsets). Two buckets are
-gathered at a time while a third is written, so a bucket may cost a third of the
-memory left after the interpreter and libraries. A bucket that turns out larger
+and permuted) plus about 48 bytes per record (key, order, offsets). ``workers``
+buckets (two by default) are gathered at a time while one more is written, so with
+two a bucket may cost a third of the memory left after the interpreter and libraries. A bucket that turns out larger
 (skewed line lengths) is split again, so the plan only needs to be close.
 
 The scatter reads blocks of a 24th of that memory and writes to the buckets four
@@ -39,7 +39,6 @@ from corpuskit.units import format_size
 BYTES_FACTOR = 2.2
 ONE_PASS_FACTOR = 1.1
 RECORD_COST = 48
-IN_FLIGHT = 3
 GROUP_BLOCKS = 4
 PIECE_COST = 48
 INDEX_SHARE = 0.2
@@ -103,8 +102,11 @@ def current_rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | None = None) -> Plan:
-    """A plan for shuffling ``specs`` in ``mem`` bytes; ``buckets`` forces the bucket count."""
+def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | None = None,
+              workers: int = 2) -> Plan:
+    """A plan for shuffling ``specs`` in ``mem`` bytes with ``workers`` buckets gathered at once;
+    ``buckets`` forces the bucket count."""
+    in_flight = workers + 1
     usable = int(mem * HEADROOM) - current_rss()
     if usable < MIN_USABLE:
         raise CorpusError(f"--mem {format_size(mem)} leaves {format_size(max(usable, 0))} for data after "
@@ -115,7 +117,7 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
     per_record = _bytes_per_record(specs)
     records = max(1, int(data_bytes / per_record))
     cost = BYTES_FACTOR * data_bytes + RECORD_COST * records
-    bucket_budget = usable // IN_FLIGHT
+    bucket_budget = usable // in_flight
     block_size = int(min(max(usable // 24, 1 << 20), 13 << 20))
     groups = groups_of(data_bytes, GROUP_BLOCKS * block_size)
     if buckets is not None:
@@ -130,7 +132,7 @@ def make_plan(specs: list[FileSpec], mem: int, compress: bool, buckets: int | No
         raise CorpusError(f"--mem {format_size(mem)} is too small for {format_size(data_bytes)}: it would "
                           "need more than 16M buckets; give more memory")
     if bits:
-        bucket_budget = max(usable - (PIECE_COST * groups << bits), usable // 2) // IN_FLIGHT
+        bucket_budget = max(usable - (PIECE_COST * groups << bits), usable // 2) // in_flight
     temp = int(data_bytes * (TEMP_RATIO_COMPRESSED if compress else 1.0) + 8 * records) if bits else 0
     return Plan(mem, usable, input_bytes, data_bytes, records, bits, block_size, GROUP_BLOCKS * block_size,
                 bucket_budget, temp, compress)
