@@ -21,6 +21,7 @@ from corpuskit.errors import CorpusError, InputError
 from corpuskit.hashing import file_digest
 from corpuskit.io.atomic import atomic_file, check_folder, refuse_existing
 from corpuskit.records import origin, text_values, tokens_column
+from corpuskit.threads import closing
 from corpuskit.tokenize.arrays import BadText, decode, drop_empty
 from corpuskit.version import __version__
 
@@ -91,7 +92,9 @@ def build_vocab(inputs: "str | os.PathLike | Iterable[str | os.PathLike] | Pipel
         pipe = pipe | (tokenizer if isinstance(tokenizer, Stage) else tokenize(tokenizer, field=field,
                                                                                   **tokenize_options))
     started = time.perf_counter()
-    counts = count_tokens(pipe.batches(progress=progress), None if tokenizer is not None else field, sep)
+    batches = pipe.batches(progress=progress)
+    with closing(batches):
+        counts = count_tokens(batches, None if tokenizer is not None else field, sep)
     vocab = vocab_from_counts(counts, min_count, max_size, specials)
     if out is not None:
         vocab.save(out, force)

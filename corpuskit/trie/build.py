@@ -27,6 +27,7 @@ from corpuskit.trie import fileformat
 from corpuskit.trie.layout import ARRAYS, MAX_EDGE, Arrays, Chunk, build_layout
 from corpuskit.trie.records import MAX_ID, encode
 from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
+from corpuskit.threads import closing
 from corpuskit.trie.sort import sorted_chunks
 from corpuskit.units import format_size, parse_size
 from corpuskit.version import __version__
@@ -96,10 +97,12 @@ def build_trie(inputs: str | os.PathLike | Iterable[str | os.PathLike], out: str
         pipe = pipe | stage
     counted = {"records": 0, "max_id": -1, "runs": 0}
     temp_dir = tempfile.mkdtemp(prefix="corpuskit-trie-", dir=tmp)
+    batches = pipe.batches(progress=progress)
     try:
-        chunks = sorted_chunks(_records(pipe.batches(progress=progress), ids_of, counted, vocab_size), budget, temp_dir,
-                               on_spill=lambda runs, size: counted.update(runs=runs))
-        arrays = build_layout(_progress(chunks, progress), scratch=temp_dir)
+        with closing(batches):
+            chunks = sorted_chunks(_records(batches, ids_of, counted, vocab_size), budget, temp_dir,
+                                   on_spill=lambda runs, size: counted.update(runs=runs))
+            arrays = build_layout(_progress(chunks, progress), scratch=temp_dir)
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
     vocab_tokens = vocab_tokens() if callable(vocab_tokens) else vocab_tokens
