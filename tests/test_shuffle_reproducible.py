@@ -198,18 +198,12 @@ def test_pieces_of_a_bucket_given_together_are_stored_as_one(tmp_path, compress)
 @pytest.mark.parametrize("compress", [False, True])
 def test_blocks_ordered_by_bucket_are_stored_like_their_pieces(tmp_path, compress):
     """``add_partitions`` writes the same file and index as ``add_many`` of every bucket's slices."""
-    rng = np.random.default_rng(3)
-    parts, pieces = [], []
-    for n in (0, 1, 40, 300):
-        sizes = rng.integers(1, 50, n).astype(np.uint32)
-        buckets = np.sort(rng.integers(0, 8, n))
-        cuts = np.searchsorted(buckets, np.arange(9))
-        offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-        keys = rng.integers(0, 2**64, n, dtype=np.uint64)
-        data = rng.integers(0, 256, int(offsets[-1])).astype(np.uint8).tobytes()
-        parts.append(spill_module.Partition(keys, sizes, memoryview(data), cuts, offsets[cuts]))
-        rows = [(b, slice(cuts[b], cuts[b + 1])) for b in range(8) if cuts[b + 1] > cuts[b]]
-        pieces.append([(b, keys[r], data[offsets[r.start]:offsets[r.stop]], sizes[r]) for b, r in rows])
+    parts = random_parts(3, buckets=8)
+    def slices(p: spill_module.Partition, b: int) -> tuple:
+        records = slice(p.record_cuts[b], p.record_cuts[b + 1])
+        return b, p.keys[records], p.data[p.byte_cuts[b]:p.byte_cuts[b + 1]], p.sizes[records]
+
+    pieces = [[slices(p, b) for b in range(8) if p.record_cuts[b + 1] > p.record_cuts[b]] for p in parts]
     one = spill_module.Spill(str(tmp_path / "one.bin"), buckets=8, compress=compress)
     many = spill_module.Spill(str(tmp_path / "many.bin"), buckets=8, compress=compress)
     one.add_partitions(parts[:2])
@@ -221,6 +215,71 @@ def test_blocks_ordered_by_bucket_are_stored_like_their_pieces(tmp_path, compres
     assert (tmp_path / "one.bin").read_bytes() == (tmp_path / "many.bin").read_bytes()
     assert {name: list(column) for name, column in one.index.items()} == \
         {name: list(column) for name, column in many.index.items()}
+
+
+def random_parts(seed: int, buckets: int, sizes_of_blocks=(0, 1, 40, 300)) -> list:
+    """Blocks of random lines already ordered by bucket, as the scatter hands them to a spill."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for n in sizes_of_blocks:
+        sizes = rng.integers(1, 50, n).astype(np.uint32)
+        cuts = np.searchsorted(np.sort(rng.integers(0, buckets, n)), np.arange(buckets + 1))
+        offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        data = rng.integers(0, 256, int(offsets[-1])).astype(np.uint8).tobytes()
+        parts.append(spill_module.Partition(rng.integers(0, 2**64, n, dtype=np.uint64), sizes, memoryview(data),
+                                            cuts, offsets[cuts]))
+    return parts
+
+
+@pytest.mark.parametrize("files", [2, 5, 16, 64])
+@pytest.mark.parametrize("compress", [False, True])
+def test_buckets_spread_over_files_read_back_the_same(tmp_path, files, compress):
+    parts = random_parts(4, buckets=16)
+    one = spill_module.Spill(str(tmp_path / "one.bin"), buckets=16, compress=compress)
+    spread = spill_module.Spill(str(tmp_path / "spread.bin"), buckets=16, compress=compress, files=files)
+    for spill in (one, spread):
+        spill.add_partitions(parts[:2])
+        spill.add_partitions(parts[2:])
+        spill.close()
+    assert len(spread.paths()) == min(files, 16) and all(os.path.exists(p) for p in spread.paths())
+    assert sum(os.path.getsize(p) for p in spread.paths()) == os.path.getsize(one.path)
+    for bucket in range(16):
+        for got, want in zip(spread.read(bucket), one.read(bucket)):
+            assert np.array_equal(got, want), bucket
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_file_goes_once_all_its_buckets_are_read(tmp_path, keep):
+    """Temporary space shrinks during the gather; a spill kept for --resume stays whole."""
+    spill = spill_module.Spill(str(tmp_path / "spill.bin"), buckets=8, files=4, keep=keep)
+    spill.add_partitions(random_parts(5, buckets=8, sizes_of_blocks=(500,)))
+    spill.close()
+    assert spill.file_of(0) == spill.file_of(1) == 0 and spill.file_of(7) == 3
+    spill.release(0)
+    assert os.path.exists(spill.paths()[0])
+    spill.release(1)
+    assert os.path.exists(spill.paths()[0]) == keep
+    assert all(os.path.exists(p) for p in spill.paths()[1:])
+
+
+def test_a_resumed_spill_needs_every_file(tmp_path):
+    spill = spill_module.Spill(str(tmp_path / "spill.bin"), buckets=8, files=4)
+    spill.add_partitions(random_parts(6, buckets=8, sizes_of_blocks=(200,)))
+    spill.save_index(str(tmp_path / "index.npz"), {"seed": 1})
+    again = spill_module.Spill.load(spill.path, str(tmp_path / "index.npz"), {"seed": 1})
+    assert again is not None and again.keep and again.paths() == spill.paths()
+    assert all(np.array_equal(a, b) for a, b in zip(again.read(5), spill.read(5)))
+    os.remove(spill.paths()[2])
+    assert spill_module.Spill.load(spill.path, str(tmp_path / "index.npz"), {"seed": 1}) is None
+
+
+def test_a_file_whose_other_buckets_are_empty_goes_with_its_last_bucket(tmp_path):
+    spill = spill_module.Spill(str(tmp_path / "spill.bin"), buckets=8, files=2)
+    lines = np.array([3], dtype=np.uint32)
+    spill.add_many([(1, np.array([7], dtype=np.uint64), b"ab\n", lines)])
+    spill.close()
+    spill.release(1)
+    assert not os.path.exists(spill.paths()[0])
 
 
 @pytest.mark.parametrize("group", [1, 30_000, 1 << 30])

@@ -142,6 +142,22 @@ def test_temp_files_removed_on_success(corpus, tmp, out_dir, options):
     assert os.listdir(tmp) == []
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_open_files_are_bounded_whatever_the_bucket_count(corpus, tmp, out_dir, monkeypatch):
+    files_module = importlib.import_module("corpuskit.shuffle.files")
+    before = len(os.listdir("/proc/self/fd"))
+    most = [0]
+    write = spill_module.Spill._write
+
+    def counting(self, file, buffers):
+        write(self, file, buffers)
+        most[0] = max(most[0], len(os.listdir("/proc/self/fd")) - before)
+
+    monkeypatch.setattr(spill_module.Spill, "_write", counting)
+    shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=4096)
+    assert 0 < most[0] <= files_module.SPILL_FILES + 4
+
+
 def test_temp_files_removed_after_buckets_split(corpus, tmp, out_dir, monkeypatch):
     original = shuffle_module.make_plan
     monkeypatch.setattr(shuffle_module, "make_plan",

@@ -34,6 +34,8 @@ from corpuskit.version import __version__
 SPLIT_INDEX_SHARE = 0.1
 """Of the memory, what the index of a bucket split again may take (the run's own index stays)."""
 OUTPUT_SLICE = 4 << 20
+SPILL_FILES = 16
+"""Temporary files a scatter writes to, each a run of buckets, deleted once gathered."""
 
 
 @dataclass
@@ -98,9 +100,9 @@ class LineShuffle:
             self.log(f"resume: scatter already done in {area}; gathering")
             self.records = int(sum(spill.index["records"]))
         else:
-            spill = Spill(os.path.join(area, "spill.bin"), self.plan.buckets, self.plan.compress)
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(spill.path)
+            spill = Spill(os.path.join(area, "spill.bin"), self.plan.buckets, self.plan.compress,
+                          files=SPILL_FILES, keep=self.resume)
+            spill.remove()
             with bar(self.progress, self.plan.input_bytes, "scatter") as pbar:
                 blocks = ((block, None, offsets) for block, offsets in terminated_blocks(
                     self.specs, self.plan.block_size, self._max_record(), pbar.update))
@@ -120,10 +122,10 @@ class LineShuffle:
             try:
                 pieces = ((body, keys, offsets_of(sizes)) for keys, sizes, body in spill.iter_pieces(bucket))
                 scatter(pieces, sub, self.seed, bits, used=used, group=self.plan.group_bytes)
+                spill.release(bucket)
                 yield from self._gather_all(sub, used + bits)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(sub.path)
+                sub.remove()
 
         return gather(spill, self.plan.bucket_budget, self.workers, split, rss_limit=int(self.plan.mem * 0.85))
 

@@ -144,7 +144,9 @@ def _sorted_bucket(spill: Spill, bucket: int) -> pa.LargeBinaryArray:
     """One bucket sorted; each gather thread reads into its own reused buffers (``take`` copies out)."""
     if not hasattr(_scratch, "buffers"):
         _scratch.buffers = Scratch()
-    return sort_bucket(*spill.read(bucket, _scratch.buffers))
+    keys, sizes, data = spill.read(bucket, _scratch.buffers)
+    spill.release(bucket)
+    return sort_bucket(keys, sizes, data)
 
 
 def _next_result(window: list[tuple[int, Future | None]], split: Callable[[int], Iterator[pa.Array]],

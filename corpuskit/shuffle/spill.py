@@ -1,14 +1,22 @@
-"""Temporary buckets: pieces of many buckets appended to one file, indexed compactly.
+"""Temporary buckets: pieces of many buckets appended to a few files, indexed compactly.
 
 Each piece holds the sort keys of some records (raw uint64), for line spills their
 lengths (uint32, so gathering needs no newline scan), and their bytes (raw, or zstd
-level 1). One file is open for writing whatever the input size or bucket
-count; a bucket is read back with one positioned read per piece. The index is five
-integer arrays, so millions of pieces cost tens of MB, not Python objects.
+level 1). A spill writes to a fixed number of files, each holding a run of buckets,
+whatever the input size or bucket count; a bucket is read back with one positioned
+read per piece. The index is five integer arrays, so millions of pieces cost tens
+of MB, not Python objects.
+
+Once every bucket of a file has been read (:meth:`Spill.release`), the file is
+deleted, unless it is kept for ``--resume``: the temporary space shrinks while the
+output grows, and the output reuses the page-cache memory the file held rather than
+fresh pages (on the benchmark VM, which hands freed memory back to its host, writing
+into fresh pages cost eight times more).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -38,17 +46,35 @@ class Partition(NamedTuple):
 class Spill:
     """An append-only file of bucket pieces and their index."""
 
-    def __init__(self, path: str, buckets: int, compress: bool = False, sized: bool = True) -> None:
+    def __init__(self, path: str, buckets: int, compress: bool = False, sized: bool = True,
+                 files: int = 1, keep: bool = False) -> None:
         self.path = path
         self.buckets = buckets
         self.compress = compress
         self.sized = sized
+        self.files = max(1, min(files, buckets))
+        self.keep = keep
         self.index = {name: array("q") for name in _FIELDS}
         self.written = 0
-        self._file = None
+        self._open: dict[int, object] = {}
+        self._ends = [0] * self.files
+        self._released: set[int] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._by_bucket: list[np.ndarray] | None = None
+
+    def paths(self) -> list[str]:
+        """The spill's files: ``path`` itself, or ``path.0``, ``path.1``... when there are several."""
+        return [self.path] if self.files == 1 else [f"{self.path}.{i}" for i in range(self.files)]
+
+    def file_of(self, bucket: int) -> int:
+        return bucket * self.files // self.buckets
+
+    def remove(self) -> None:
+        """Deletes the spill's files (those that exist)."""
+        for path in self.paths():
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
     def add(self, bucket: int, keys: np.ndarray, data, sizes: np.ndarray | None = None) -> None:
         """Appends a piece: ``keys`` (uint64) of its records, their ``sizes`` if sized, their bytes."""
@@ -64,7 +90,9 @@ class Spill:
         by_bucket: dict[int, list] = {}
         for bucket, keys, data, sizes in pieces:
             by_bucket.setdefault(bucket, []).append((keys, data, sizes))
-        buffers, rows = [], []
+        buffers: list[memoryview] = []
+        owners: list[int] = []
+        rows = []
         for bucket, parts in by_bucket.items():
             records = sum(len(keys) for keys, _, _ in parts)
             size = sum(memoryview(data).nbytes for _, data, _ in parts)
@@ -76,7 +104,8 @@ class Spill:
                 [memoryview(data).cast("B") for _, data, _ in parts]
             buffers.extend(payload)
             rows.append((bucket, records, sum(len(b) for b in payload), size))
-        self._append(buffers, np.array(rows, dtype=np.int64).reshape(-1, 4))
+            owners.extend([bucket] * (len(buffers) - len(owners)))
+        self._append(buffers, owners, np.array(rows, dtype=np.int64).reshape(-1, 4))
 
     def add_partitions(self, parts: list[Partition]) -> None:
         """Appends blocks already ordered by bucket; each bucket's share of them all becomes one piece.
@@ -102,28 +131,38 @@ class Spill:
             [memoryview(p.data) for p in parts]
         buffers = [views[w][a:b] for w, a, b in zip(which.ravel()[keep].tolist(), lo.ravel()[keep].tolist(),
                                                     hi.ravel()[keep].tolist())]
+        owners = np.broadcast_to(buckets.reshape(-1, 1, 1), lo.shape).ravel()[keep].tolist()
         sizes = np.diff(positions, axis=1).sum(axis=0)[buckets]
-        self._append(buffers, np.stack([buckets, counts[buckets], sizes, sizes], axis=1))
+        self._append(buffers, owners, np.stack([buckets, counts[buckets], sizes, sizes], axis=1))
 
-    def _append(self, buffers: list[memoryview], rows: np.ndarray) -> None:
-        """Writes ``buffers`` at the end of the file and indexes its pieces: rows of
-        (bucket, records, stored bytes, bytes), in the order of ``buffers``."""
+    def _append(self, buffers: list[memoryview], owners: list[int], rows: np.ndarray) -> None:
+        """Writes ``buffers`` (each of the bucket in ``owners``) at the end of their buckets'
+        files and indexes the pieces: rows of (bucket, records, stored bytes, bytes), in the
+        order of ``buffers``."""
+        lengths = rows[:, 1] * self._per_record() + rows[:, 2]
+        files = rows[:, 0] * self.files // self.buckets
+        buffer_files = np.asarray(owners, dtype=np.int64) * self.files // self.buckets
         with self._lock:
-            if self._file is None:
-                self._file = open(self.path, "ab", buffering=0)
-                self._end = self._file.seek(0, os.SEEK_END)
-            try:
-                _write_all(self._file.fileno(), buffers)
-            except OSError as exc:
-                raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
-                                  "free some space or point --tmp at a larger disk") from None
-            lengths = rows[:, 1] * self._per_record() + rows[:, 2]
-            starts = self._end + np.cumsum(lengths) - lengths
+            starts = np.empty(len(rows), dtype=np.int64)
+            for file in np.unique(files).tolist():
+                mine = files == file
+                starts[mine] = self._ends[file] + np.cumsum(lengths[mine]) - lengths[mine]
+                self._write(file, [buffers[i] for i in np.flatnonzero(buffer_files == file).tolist()])
+                self._ends[file] += int(lengths[mine].sum())
             for name, column in zip(_FIELDS, (rows[:, 0], starts, rows[:, 1], rows[:, 2], rows[:, 3])):
                 self.index[name].frombytes(column.astype(np.int64).tobytes())
-            self._end += int(lengths.sum())
             self.written += int(lengths.sum())
             self._by_bucket = None
+
+    def _write(self, file: int, buffers: list[memoryview]) -> None:
+        if file not in self._open:
+            self._open[file] = open(self.paths()[file], "ab", buffering=0)
+            self._ends[file] = self._open[file].seek(0, os.SEEK_END)
+        try:
+            _write_all(self._open[file].fileno(), buffers)
+        except OSError as exc:
+            raise OutputError(f"{self.paths()[file]}: cannot write a temporary bucket ({exc.strerror}); "
+                              "free some space or point --tmp at a larger disk") from None
 
     def _compressed(self, datas: list) -> list[bytes]:
         """One zstd frame of ``datas`` one after the other."""
@@ -139,12 +178,12 @@ class Spill:
         return self._local.cctx
 
     def close(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
+        while self._open:
+            file, handle = self._open.popitem()
             try:
-                file.close()  # flushes the last buffered piece: the disk may fill here too
+                handle.close()  # flushes the last buffered piece: the disk may fill here too
             except OSError as exc:
-                raise OutputError(f"{self.path}: cannot write a temporary bucket ({exc.strerror}); "
+                raise OutputError(f"{self.paths()[file]}: cannot write a temporary bucket ({exc.strerror}); "
                                   "free some space or point --tmp at a larger disk") from None
 
     def _pieces(self, bucket: int) -> np.ndarray:
@@ -169,7 +208,7 @@ class Spill:
         rows = self._pieces(bucket)
         dctx = zstandard.ZstdDecompressor()
         head = self._per_record()
-        with open(self.path, "rb", buffering=0) as f:
+        with open(self.paths()[self.file_of(bucket)], "rb", buffering=0) as f:
             for offset, records, stored, size in zip(*(self._column(n, rows).tolist() for n in _FIELDS[1:])):
                 raw = os.pread(f.fileno(), records * head + stored, offset)
                 keys = np.frombuffer(raw, dtype=np.uint64, count=records)
@@ -201,7 +240,7 @@ class Spill:
             return keys, sizes if self.sized else None, data
         key_view, size_view, data_view = (memoryview(a).cast("B") for a in (keys, sizes, data))
         k = d = 0
-        with open(self.path, "rb", buffering=0) as f:
+        with open(self.paths()[self.file_of(bucket)], "rb", buffering=0) as f:
             for offset, records, size in zip(*(self._column(c, rows).tolist() for c in ("offset", "records", "size"))):
                 parts = [key_view[k * 8 : (k + records) * 8]]
                 if self.sized:
@@ -212,6 +251,18 @@ class Spill:
                 d += size
         return keys, sizes if self.sized else None, data
 
+    def release(self, bucket: int) -> None:
+        """Marks ``bucket`` as read; deletes its file once every bucket in it is (unless kept)."""
+        if self.keep:
+            return
+        file = self.file_of(bucket)
+        with self._lock:
+            self._released.add(bucket)
+            first, last = -(-file * self.buckets // self.files), -(-(file + 1) * self.buckets // self.files)
+            if all(b in self._released or len(self._pieces(b)) == 0 for b in range(first, last)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.paths()[file])
+
     def save_index(self, path: str, meta: dict) -> None:
         """Writes the index beside the spill, so ``--resume`` can gather without scattering again.
 
@@ -219,7 +270,8 @@ class Spill:
         of MB of Python integers on the way out.
         """
         self.close()
-        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized}
+        state = {"meta": meta, "buckets": self.buckets, "compress": self.compress, "sized": self.sized,
+                 "files": self.files}
         tmp = path + ".tmp"
         try:
             with open(tmp, "wb") as f:
@@ -239,12 +291,15 @@ class Spill:
                 columns = {name: saved[name].astype(np.int64).tobytes() for name in _FIELDS}
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             return None
-        if state.get("meta") != meta or not os.path.exists(spill_path):
+        if state.get("meta") != meta:
             return None
-        spill = cls(spill_path, state["buckets"], state["compress"], state["sized"])
+        spill = cls(spill_path, state["buckets"], state["compress"], state["sized"], state.get("files", 1),
+                    keep=True)
+        if not all(os.path.exists(path) for path in spill.paths()):
+            return None
         for name in _FIELDS:
             spill.index[name] = array("q", columns[name])
-        spill.written = os.path.getsize(spill_path)
+        spill.written = sum(os.path.getsize(path) for path in spill.paths())
         return spill
 
 
