@@ -175,11 +175,14 @@ def input_fingerprint(src: Path) -> dict:
     return _FINGERPRINTS[str(src)]
 
 
-def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool, drop: bool = False) -> dict:
-    """Cleans up, syncs, warms ``src``, times ``tool`` on it and checks its output is a permutation of ``src``."""
+def measure(tool: Tool, src: Path, corpus: dict, timer: str, verify: bool, drop: bool = False,
+            settle: float = 0.0) -> dict:
+    """Cleans up, syncs, warms ``src``, waits ``settle`` s, times ``tool`` on it and checks its
+    output is a permutation of ``src``."""
     dst = WORK / "out.txt"
     _clean()
     warm_s = m.sync_and_warm(src, drop=drop)
+    time.sleep(settle)
     result = run_tool(tool, src, dst, timer)
     result["temp_left_mb"] = round(_dir_bytes(TMP) / 2**20, 1)   # temp files the tool did not remove
     size = dst.stat().st_size
@@ -368,6 +371,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-verify", action="store_true", help="check output sizes only, not fingerprints")
     parser.add_argument("--drop-caches", action="store_true",
                         help="empty the page cache before each run (root only): the same start for every tool")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to wait before each run, so that a VM with free page reporting has handed "
+                             "the memory freed by the last run back to its host: every tool then writes into "
+                             "fresh pages, its worst case there (default 0)")
     return m.parse_args(parser, RESULTS, argv)
 
 
@@ -390,7 +397,7 @@ def run_rounds(size: str, corpus: dict, tools_: list[Tool], rounds: int, args: a
         for tool in m.rotate(tools_, r):
             if tool.key == "sort-R" and r >= args.slow_rounds:
                 continue
-            result = measure(tool, src, corpus, args.timer, not args.no_verify, args.drop_caches)
+            result = measure(tool, src, corpus, args.timer, not args.no_verify, args.drop_caches, args.settle)
             result.update({"input": size, "tool": tool.key, "name": tool.name, "round": r + 1})
             runs.append(result)
             print(f"{size:<5} round {r + 1}  {tool.name:<36} wall {result['wall']:7.2f}s  "
@@ -463,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
         "locale": {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_CTYPE", "LC_COLLATE")},
         "versions": {"shuf": _version(["shuf", "--version"]), "sort": _version(["sort", "--version"])},
         "terashuf": shutil.which("terashuf") or "not on PATH: not measured",
-        "drop_caches": args.drop_caches,
+        "drop_caches": args.drop_caches, "settle_s": args.settle,
         "corpora": corpora, "input_fingerprints": _FINGERPRINTS, "plans": plans,
         "tools": {t.key: {"name": t.name, "argv": t.argv, "env": t.env} for t in all_tools},
         "summary": summary, "claims": verdicts, "runs": runs,

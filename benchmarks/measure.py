@@ -203,7 +203,18 @@ def machine(work: Path) -> dict[str, Any]:
         "corpuskit_tree_changes": _run_text(["git", "status", "--porcelain", "--", "corpuskit"]).splitlines(),
         "corpuskit_source_sha256": _source_sha256(),
         "filesystem": _run_text(["df", "-hT", str(work)]).splitlines()[-1:],
+        "free_page_reporting": _free_page_reporting(),
     }
+
+
+def _free_page_reporting() -> bool:
+    """Whether this (virtual) machine hands freed memory back to its host: writing into
+    such pages again costs several times more than into pages just freed."""
+    try:
+        with open("/sys/module/page_reporting/parameters/reported_kib") as f:
+            return int(f.read()) > 0
+    except (OSError, ValueError):
+        return False
 
 
 # ---------------------------------------------------------------- one child

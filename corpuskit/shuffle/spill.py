@@ -259,7 +259,7 @@ class Spill:
         with self._lock:
             self._released.add(bucket)
             first, last = -(-file * self.buckets // self.files), -(-(file + 1) * self.buckets // self.files)
-            if all(b in self._released or len(self._pieces(b)) == 0 for b in range(first, last)):
+            if all(b in self._released or self.records(b) == 0 for b in range(first, last)):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(self.paths()[file])
 
