@@ -199,6 +199,7 @@ def test_pieces_of_a_bucket_given_together_are_stored_as_one(tmp_path, compress)
 def test_blocks_ordered_by_bucket_are_stored_like_their_pieces(tmp_path, compress):
     """``add_partitions`` writes the same file and index as ``add_many`` of every bucket's slices."""
     parts = random_parts(3, buckets=8)
+
     def slices(p: spill_module.Partition, b: int) -> tuple:
         records = slice(p.record_cuts[b], p.record_cuts[b + 1])
         return b, p.keys[records], p.data[p.byte_cuts[b]:p.byte_cuts[b + 1]], p.sizes[records]
@@ -246,6 +247,14 @@ def test_buckets_spread_over_files_read_back_the_same(tmp_path, files, compress)
     for bucket in range(16):
         for got, want in zip(spread.read(bucket), one.read(bucket)):
             assert np.array_equal(got, want), bucket
+
+
+@given(st.integers(1, 5000), st.integers(1, 64))
+def test_files_hold_runs_of_consecutive_buckets(buckets, files):
+    spill = spill_module.Spill("unused", buckets, files=files)
+    runs = [spill.buckets_in(f) for f in range(spill.files)]
+    assert [b for run in runs for b in run] == list(range(buckets))
+    assert all(spill.file_of(b) == f for f, run in enumerate(runs) for b in run)
 
 
 @pytest.mark.parametrize("keep", [False, True])

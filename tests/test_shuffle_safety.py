@@ -158,6 +158,24 @@ def test_open_files_are_bounded_whatever_the_bucket_count(corpus, tmp, out_dir, 
     assert 0 < most[0] <= files_module.SPILL_FILES + 4
 
 
+@pytest.mark.parametrize("resume", [False, True])
+def test_temp_files_go_while_the_gather_runs(corpus, tmp, out_dir, monkeypatch, resume):
+    """Each temporary file is deleted once its buckets are gathered (kept whole for --resume)."""
+    left = []
+    release = spill_module.Spill.release
+
+    def counting(self, bucket):
+        release(self, bucket)
+        left.append(sum(os.path.exists(p) for p in self.paths()))
+
+    monkeypatch.setattr(spill_module.Spill, "release", counting)
+    shuffle(corpus, out_dir / "out.txt", mem=MEM, seed=SEED, tmp=str(tmp), buckets=64, resume=resume)
+    files = importlib.import_module("corpuskit.shuffle.files").SPILL_FILES
+    assert len(left) == 64
+    assert left == ([files] * 64 if resume else sorted(left, reverse=True))
+    assert resume or (left[0] == files and left[-1] == 0)
+
+
 def test_temp_files_removed_after_buckets_split(corpus, tmp, out_dir, monkeypatch):
     original = shuffle_module.make_plan
     monkeypatch.setattr(shuffle_module, "make_plan",

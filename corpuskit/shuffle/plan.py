@@ -3,8 +3,9 @@
 The cost model is what gathering a bucket holds at once: its bytes twice (as read,
 and permuted) plus about 48 bytes per record (key, order, offsets). ``workers``
 buckets (two by default) are gathered at a time while one more is written, so with
-two a bucket may cost a third of the memory left after the interpreter and libraries. A bucket that turns out larger
-(skewed line lengths) is split again, so the plan only needs to be close.
+two a bucket may cost a third of the memory left after the interpreter and
+libraries. A bucket that turns out larger (skewed line lengths) is split again, so
+the plan only needs to be close.
 
 The scatter reads blocks of a 24th of that memory and writes to the buckets four
 blocks at a time (six blocks in flight and two groups of four, one filling and one

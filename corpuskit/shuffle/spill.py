@@ -44,7 +44,7 @@ class Partition(NamedTuple):
 
 
 class Spill:
-    """An append-only file of bucket pieces and their index."""
+    """Append-only files of bucket pieces, and their index."""
 
     def __init__(self, path: str, buckets: int, compress: bool = False, sized: bool = True,
                  files: int = 1, keep: bool = False) -> None:
@@ -68,7 +68,11 @@ class Spill:
         return [self.path] if self.files == 1 else [f"{self.path}.{i}" for i in range(self.files)]
 
     def file_of(self, bucket: int) -> int:
+        """The file that holds ``bucket``: files hold runs of consecutive buckets."""
         return bucket * self.files // self.buckets
+
+    def buckets_in(self, file: int) -> range:
+        return range(-(-file * self.buckets // self.files), -(-(file + 1) * self.buckets // self.files))
 
     def remove(self) -> None:
         """Deletes the spill's files (those that exist)."""
@@ -258,8 +262,7 @@ class Spill:
         file = self.file_of(bucket)
         with self._lock:
             self._released.add(bucket)
-            first, last = -(-file * self.buckets // self.files), -(-(file + 1) * self.buckets // self.files)
-            if all(b in self._released or self.records(b) == 0 for b in range(first, last)):
+            if all(b in self._released or self.records(b) == 0 for b in self.buckets_in(file)):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(self.paths()[file])
 

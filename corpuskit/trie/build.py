@@ -22,12 +22,12 @@ from corpuskit.memory import bound_allocations
 from corpuskit.pipeline import Context, Stage
 from corpuskit.progress import bar
 from corpuskit.records import origin, tag
+from corpuskit.threads import closing
 from corpuskit.tokenize.vocab import Vocab, as_vocab
 from corpuskit.trie import fileformat
 from corpuskit.trie.layout import ARRAYS, MAX_EDGE, Arrays, Chunk, build_layout
 from corpuskit.trie.records import MAX_ID, encode
 from corpuskit.trie.sequences import NUMBER, PAYLOAD, TEXT, Ids, parse_ids, template_fields, texts_of
-from corpuskit.threads import closing
 from corpuskit.trie.sort import sorted_chunks
 from corpuskit.units import format_size, parse_size
 from corpuskit.version import __version__
