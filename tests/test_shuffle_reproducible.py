@@ -199,18 +199,12 @@ def test_pieces_of_a_bucket_given_together_are_stored_as_one(tmp_path, compress)
 def test_blocks_ordered_by_bucket_are_stored_like_their_pieces(tmp_path, compress):
     """``add_partitions`` writes the same file and index as ``add_many`` of every bucket's slices."""
     parts = random_parts(3, buckets=8)
-
-    def slices(p: spill_module.Partition, b: int) -> tuple:
-        records = slice(p.record_cuts[b], p.record_cuts[b + 1])
-        return b, p.keys[records], p.data[p.byte_cuts[b]:p.byte_cuts[b + 1]], p.sizes[records]
-
-    pieces = [[slices(p, b) for b in range(8) if p.record_cuts[b + 1] > p.record_cuts[b]] for p in parts]
     one = spill_module.Spill(str(tmp_path / "one.bin"), buckets=8, compress=compress)
     many = spill_module.Spill(str(tmp_path / "many.bin"), buckets=8, compress=compress)
     one.add_partitions(parts[:2])
     one.add_partitions(parts[2:])
-    many.add_many(sorted(pieces[0] + pieces[1], key=lambda piece: piece[0]))
-    many.add_many(sorted(pieces[2] + pieces[3], key=lambda piece: piece[0]))
+    many.add_many(list(spill_module._bucket_slices(parts[:2], 8)))
+    many.add_many(list(spill_module._bucket_slices(parts[2:], 8)))
     one.close()
     many.close()
     assert (tmp_path / "one.bin").read_bytes() == (tmp_path / "many.bin").read_bytes()

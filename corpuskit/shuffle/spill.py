@@ -67,8 +67,9 @@ class Spill:
         """The spill's files: ``path`` itself, or ``path.0``, ``path.1``... when there are several."""
         return [self.path] if self.files == 1 else [f"{self.path}.{i}" for i in range(self.files)]
 
-    def file_of(self, bucket: int) -> int:
-        """The file that holds ``bucket``: files hold runs of consecutive buckets."""
+    def file_of(self, bucket: "int | np.ndarray") -> "int | np.ndarray":
+        """The file that holds ``bucket`` (or each of an array of buckets): files hold runs of
+        consecutive buckets."""
         return bucket * self.files // self.buckets
 
     def buckets_in(self, file: int) -> range:
@@ -144,8 +145,8 @@ class Spill:
         files and indexes the pieces: rows of (bucket, records, stored bytes, bytes), in the
         order of ``buffers``."""
         lengths = rows[:, 1] * self._per_record() + rows[:, 2]
-        files = rows[:, 0] * self.files // self.buckets
-        buffer_files = np.asarray(owners, dtype=np.int64) * self.files // self.buckets
+        files = self.file_of(rows[:, 0])
+        buffer_files = self.file_of(np.asarray(owners, dtype=np.int64))
         with self._lock:
             starts = np.empty(len(rows), dtype=np.int64)
             for file in np.unique(files).tolist():
@@ -165,8 +166,7 @@ class Spill:
         try:
             _write_all(self._open[file].fileno(), buffers)
         except OSError as exc:
-            raise OutputError(f"{self.paths()[file]}: cannot write a temporary bucket ({exc.strerror}); "
-                              "free some space or point --tmp at a larger disk") from None
+            raise _cannot_write(self.paths()[file], exc) from None
 
     def _compressed(self, datas: list) -> list[bytes]:
         """One zstd frame of ``datas`` one after the other."""
@@ -187,8 +187,7 @@ class Spill:
             try:
                 handle.close()  # flushes the last buffered piece: the disk may fill here too
             except OSError as exc:
-                raise OutputError(f"{self.paths()[file]}: cannot write a temporary bucket ({exc.strerror}); "
-                                  "free some space or point --tmp at a larger disk") from None
+                raise _cannot_write(self.paths()[file], exc) from None
 
     def _pieces(self, bucket: int) -> np.ndarray:
         if self._by_bucket is None:
@@ -319,6 +318,11 @@ class Scratch:
         if buffer is None or len(buffer) < nbytes:
             buffer = self._buffers[name] = np.empty(max(nbytes, 1), dtype=np.uint8)
         return buffer[:nbytes].view(dtype)
+
+
+def _cannot_write(path: str, exc: OSError) -> OutputError:
+    return OutputError(f"{path}: cannot write a temporary bucket ({exc.strerror}); "
+                       "free some space or point --tmp at a larger disk")
 
 
 def _bucket_slices(parts: list[Partition], buckets: int) -> Iterator[tuple[int, np.ndarray, memoryview, np.ndarray]]:
