@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +40,19 @@ def terminated_batch(lines: pa.Array, field: str = TEXT) -> pa.RecordBatch:
     """
     batch = pa.RecordBatch.from_arrays([lines], names=[field])
     return batch.replace_schema_metadata({_FIELD: field.encode(), _TERMINATED: b"1"})
+
+
+def value_offsets(values: pa.Array) -> np.ndarray:
+    """Where each value of a (large) binary array starts in its data buffer, then where the last ends."""
+    return np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1, offset=values.offset * 8)
+
+
+def terminated_bytes(values: pa.Array) -> pa.Buffer:
+    """The bytes of lines that still end with ``\\n``, one after another: what a text file holds."""
+    offsets = value_offsets(values)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = values.buffers()[2]
+    return data.slice(start, end - start) if data is not None else pa.py_buffer(b"")
 
 
 def is_terminated(batch: pa.RecordBatch) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from typing import BinaryIO, Iterable, Iterator, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
@@ -103,3 +104,15 @@ class WriteBehind:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+def ordered_map(fn: Callable[[T], object], items: Iterable[T], workers: int) -> Iterator:
+    """``fn`` over ``items`` in ``workers`` threads, results in order, at most ``workers`` ahead."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="corpuskit-map") as pool:
+        window = []
+        for item in items:
+            window.append(pool.submit(fn, item))
+            if len(window) > workers:
+                yield window.pop(0).result()
+        for future in window:
+            yield future.result()

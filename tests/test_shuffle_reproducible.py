@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -146,6 +147,24 @@ def test_one_pass_in_small_output_slices_gives_the_same_bytes(many_lines, tmp_pa
     assert result.plan.in_memory
     assert (tmp_path / "memory.txt").read_bytes() == (tmp_path / "external.txt").read_bytes()
     assert src.read_bytes() == data
+
+
+def test_one_pass_written_in_short_writes_gives_the_same_bytes_and_a_true_manifest(many_lines, tmp_path,
+                                                                                   monkeypatch):
+    """Pieces written at their offsets by three threads, each write cut short: the file, and the
+    manifest's size, record count and xxh64 of it, are those of the external shuffle."""
+    shuffle(many_lines, tmp_path / "external.txt", mem=MEM, seed=SEED, buckets=16)
+    pwrite = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: pwrite(fd, memoryview(data)[:777], offset))
+    monkeypatch.setattr(files_module, "OUTPUT_SLICE", 5000)
+    out = tmp_path / "memory.txt"
+    result = shuffle(many_lines, out, mem=MEM, seed=SEED, workers=3)
+    assert result.plan.in_memory
+    data = out.read_bytes()
+    assert data == (tmp_path / "external.txt").read_bytes()
+    entry = json.loads((tmp_path / "memory.txt.manifest.json").read_text())["outputs"]
+    assert entry == [{"path": str(out), "records": data.count(b"\n"), "bytes": len(data),
+                      "xxh64": xxhash.xxh64(data).hexdigest()}]
 
 
 @given(st.lists(st.integers(1, 5000), max_size=300), st.integers(1, 20_000))

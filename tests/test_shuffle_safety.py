@@ -11,6 +11,9 @@ import importlib
 import json
 import os
 import re
+import resource
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -126,6 +129,27 @@ def fill_disk(monkeypatch, module, times: int | None = None, allow: int = 0, at_
         return f
 
     monkeypatch.setattr(module, "open", full_open, raising=False)
+
+
+def fill_placed_output(monkeypatch, at_close: bool = False) -> None:
+    """The one pass's writes at an offset find the disk full: when the file's space is reserved,
+    or (``at_close``) on a system that reserves nothing, after part of the first piece is written."""
+    def no_space(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    if not at_close:
+        monkeypatch.setattr(os, "posix_fallocate", no_space)
+        return
+    monkeypatch.delattr(os, "posix_fallocate", raising=False)
+    pwrite, calls = os.pwrite, [0]
+
+    def part_then_full(fd, data, offset):
+        calls[0] += 1
+        if calls[0] > 1:
+            no_space()
+        return pwrite(fd, memoryview(data)[: len(data) // 2], offset)
+
+    monkeypatch.setattr(os, "pwrite", part_then_full)
 
 
 def no_output_left(folder: Path) -> None:
@@ -297,12 +321,31 @@ def test_full_temp_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, how)
                                      dict(buckets=16, resume=True)], ids=repr)
 def test_full_output_disk_is_a_clear_error(corpus, tmp, out_dir, monkeypatch, options, at_close):
     fill_disk(monkeypatch, writer_module, at_close=at_close)
+    fill_placed_output(monkeypatch, at_close=at_close)
     target = out_dir / ("out" if options.get("shards") else "out.txt")
     with pytest.raises(CorpusError, match="space"):
         shuffle(corpus, target, mem=MEM, seed=SEED, tmp=str(tmp), **options)
     no_output_left(out_dir)
     if not options.get("resume"):
         assert os.listdir(tmp) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="reserves the output's space up front")
+def test_a_real_file_size_limit_is_a_clear_error_before_anything_is_written(corpus, out_dir):
+    """``prlimit --fsize`` below the output's size, not a patched write: the one pass reserves the
+    output's space first, so it fails before writing and leaves nothing."""
+    data = corpus.read_bytes()
+    limit = len(data) // 2
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    run = subprocess.run([sys.executable, "-m", "corpuskit.cli", "shuffle", str(corpus), str(out_dir / "out.txt"),
+                          "--mem", MEM, "--seed", "1", "-q"], capture_output=True, text=True, preexec_fn=limited)
+    assert run.returncode == 1, run.stderr
+    assert re.search(rf"out\.txt: cannot write {len(data):,} bytes \(File too large\)", run.stderr), run.stderr
+    no_output_left(out_dir)
+    assert corpus.read_bytes() == data
 
 
 @pytest.mark.parametrize("module", [writer_module, spill_module], ids=["output", "temp"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
@@ -13,7 +12,7 @@ from corpuskit.errors import InputError, OutputError
 from corpuskit.io import jsonl
 from corpuskit.io.lines import join_lines
 from corpuskit.io.streams import compressing
-from corpuskit.records import is_terminated, line_values, untagged
+from corpuskit.records import is_terminated, line_values, terminated_bytes, untagged
 from corpuskit.threads import WriteBehind
 
 
@@ -108,12 +107,9 @@ class Encoder:
         self.records += records
 
     def _write_terminated(self, batch: pa.RecordBatch) -> None:
-        values = batch.column(0)
-        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
-                                offset=values.offset * 8)
-        start, end = int(offsets[0]), int(offsets[-1])
-        self._stream.write(values.buffers()[2].slice(start, end - start))
-        self.payload += end - start
+        data = terminated_bytes(batch.column(0))
+        self._stream.write(data)
+        self.payload += data.size
 
     def _write_parquet(self, batch: pa.RecordBatch) -> None:
         if self._parquet is None:

@@ -13,12 +13,15 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 from corpuskit.errors import CorpusError, OutputError
+from corpuskit.io import placed
 from corpuskit.io.atomic import atomic_dir, atomic_file
 from corpuskit.io.encoders import Encoder, HashingFile
 from corpuskit.io.paths import COMPRESSIONS, FORMATS, STDIO, detect, extension, format_from_name
-from corpuskit.records import is_lines, is_terminated, line_values
+from corpuskit.records import is_lines, is_terminated, line_values, terminated_bytes
+from corpuskit.threads import closing
 from corpuskit.units import parse_size
 
 MANIFEST = "manifest.json"
@@ -95,6 +98,36 @@ class Writer:
         """Whether text inputs can be copied byte for byte (one text file or stdout, no shards)."""
         return input_formats == {"text"} and not self.sharded and self.output_format("text") == "text"
 
+    def places(self, input_format: str) -> bool:
+        """Whether lines of ``input_format`` can be copied straight to their place in one plain file."""
+        return (placed.available() and self.path != STDIO and not self.sharded
+                and input_format in ("text", "jsonl") and self.output_format(input_format) == input_format
+                and detect(self.path, input_format, self.compress).compression is None)
+
+    def place(self, size: int, pieces: Iterable[placed.Piece], inputs: list[str], describe: Describe,
+              workers: int, on_piece: Callable[[pa.Array], None]) -> list[dict]:
+        """Writes ``size`` bytes of lines made piece by piece in ``workers`` threads (see :meth:`places`).
+
+        A piece makes an Arrow array of lines that end with ``\\n``; ``on_piece`` sees
+        each, in file order, once it is in the file.
+        """
+        self.refuse_inputs(inputs)
+        with atomic_file(self.path, self.force) as tmp:
+            digest, records, written = xxhash.xxh64(), 0, 0
+            made = placed.place(tmp, self.path, size, pieces, terminated_bytes, workers)
+            with closing(made):
+                for values in made:
+                    data = terminated_bytes(values)
+                    digest.update(data)
+                    records += len(values)
+                    written += data.size
+                    on_piece(values)
+            if written != size:
+                raise OutputError(f"{self.path}: {written:,} bytes were placed in a file of {size:,}")
+            outputs = [{"path": self.path, "records": records, "bytes": size, "xxh64": digest.hexdigest()}]
+            self._manifest(outputs, describe)
+        return outputs
+
     def _stdout(self, feed: Callable[[Encoder], None], input_format: str | None) -> dict:
         encoder = Encoder(HashingFile(_Unclosable(sys.stdout.buffer), STDIO), self.output_format(input_format),
                           self.compress if self.compress not in ("", "none") else None,
@@ -109,10 +142,13 @@ class Writer:
             encoder = self._encoder(tmp, self.path, spec.format, spec.compression)
             _drain(encoder, feed)
             outputs = [_entry(self.path, encoder)]
-            if self.manifest:
-                with atomic_file(self.manifest_path, force=True) as mtmp:
-                    _dump(describe(outputs), mtmp)
+            self._manifest(outputs, describe)
         return outputs
+
+    def _manifest(self, outputs: list[dict], describe: Describe) -> None:
+        if self.manifest:
+            with atomic_file(self.manifest_path, force=True) as tmp:
+                _dump(describe(outputs), tmp, self.manifest_path)
 
     def _shards(self, batches: Iterable[pa.RecordBatch], input_format: str | None, describe: Describe,
                 total_records: Callable[[], int | None] | None) -> list[dict]:
@@ -141,7 +177,7 @@ class Writer:
             if os.path.exists(spool):
                 os.remove(spool)
             if self.manifest:
-                _dump(describe(outputs), os.path.join(tmp, MANIFEST))
+                _dump(describe(outputs), os.path.join(tmp, MANIFEST), self.manifest_path)
         return outputs
 
     def _encoder(self, tmp: str, name: str, format: str, compression: str | None) -> Encoder:
@@ -223,10 +259,13 @@ def _entry(path: str, encoder: Encoder) -> dict:
             "xxh64": encoder.file.checksum()}
 
 
-def _dump(manifest: dict, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, ensure_ascii=False, default=str)
-        f.write("\n")
+def _dump(manifest: dict, path: str, name: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, indent=2, ensure_ascii=False, default=str)
+            f.write("\n")
+    except OSError as exc:
+        raise OutputError(f"{name}: cannot write ({exc.strerror or exc})") from None
 
 
 def _by_count(batches: Iterable[pa.RecordBatch], shards: int,

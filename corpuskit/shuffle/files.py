@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import mmap
 import os
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -21,14 +21,14 @@ from corpuskit.io.lines import first_too_long, line_offsets, line_too_long, line
 from corpuskit.io.streams import read_full
 from corpuskit.io.writer import Writer
 from corpuskit.progress import bar
-from corpuskit.records import terminated_batch
+from corpuskit.records import terminated_batch, terminated_bytes
 from corpuskit.shuffle.keys import record_keys
 from corpuskit.shuffle.lines import bucket_cost, gather, offsets_of, scatter, terminated_blocks
 from corpuskit.shuffle.order import sorted_order
 from corpuskit.shuffle.plan import Plan, bits_for, groups_of
 from corpuskit.shuffle.spill import Spill
 from corpuskit.shuffle.verify import Fingerprint
-from corpuskit.threads import closing
+from corpuskit.threads import closing, ordered_map
 from corpuskit.version import __version__
 
 SPLIT_INDEX_SHARE = 0.1
@@ -66,33 +66,54 @@ class LineShuffle:
         """Scatters (unless resumed or in memory), gathers, writes; returns the writer's outputs."""
         if self.verify:
             self._seen, self._written = Fingerprint(), Fingerprint()
-        formats = {s.format for s in self.specs}
+        format = self.specs[0].format
+        inputs = [s.path for s in self.specs]
         with self._temp_area() as area:
+            if self.plan.in_memory and writer.places(format):
+                return self._placed(writer, inputs, describe)
             if self.plan.in_memory:
-                arrays = self._in_memory(self._seen)
+                arrays = self._in_memory()
             else:
-                arrays = self._external(area, self._seen)
+                arrays = self._external(area)
             batches = self._counted(arrays, self._written)
             with closing(arrays, batches):
-                outputs = writer.consume(batches, [s.path for s in self.specs], formats.pop(),
-                                         describe, total_records=lambda: self.records)
+                outputs = writer.consume(batches, inputs, format, describe, total_records=lambda: self.records)
         return outputs
 
-    def _in_memory(self, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
+    def _placed(self, writer: Writer, inputs: list[str], describe: Callable[[list[dict]], dict]) -> list[dict]:
+        """The one pass into one plain file: slices of lines are taken and copied to their place in threads."""
+        lines, order, sizes = self._permuted()
+        ends = np.cumsum(sizes)
+        size = int(ends[-1]) if len(ends) else 0
+        pieces = ((int(ends[lo - 1]) if lo else 0, functools.partial(_take, lines, order[lo:hi]))
+                  for lo, hi in slices_of(sizes, OUTPUT_SLICE, ends))
+        with bar(self.progress, size, "write") as pbar:
+            def written(values: pa.Array) -> None:
+                if self._written is not None:
+                    self._written.add_terminated(values)
+                pbar.update(terminated_bytes(values).size)
+
+            return writer.place(size, pieces, inputs, describe, self.workers, written)
+
+    def _in_memory(self) -> Iterator[pa.Array]:
+        lines, order, sizes = self._permuted()
+        return ordered_map(lambda cut: _take(lines, order[cut[0] : cut[1]]), slices_of(sizes, OUTPUT_SLICE),
+                           self.workers)
+
+    def _permuted(self) -> tuple[pa.LargeBinaryArray, np.ndarray, np.ndarray]:
+        """Every line in memory, the order that shuffles them, and the lines' sizes in that order."""
         with bar(self.progress, self.plan.input_bytes, "read") as pbar:
             data = read_all(self.specs, pbar.update)
         offsets = line_offsets(data, self.workers)
         if (long := first_too_long(offsets, self._max_record())) is not None:
             raise line_too_long(self._max_record(), *_locate(self.specs, long))
-        if fingerprint is not None:
-            fingerprint.add_lines(data, offsets)
+        if self._seen is not None:
+            self._seen.add_lines(data, offsets)
         self.records = len(offsets) - 1
         order = sorted_order(record_keys(self.seed, 0, self.records), self.workers)
-        lines = lines_array(data, offsets)
-        slices = (order[lo:hi] for lo, hi in slices_of(np.diff(offsets)[order], OUTPUT_SLICE))
-        return ordered_map(lambda part: lines.take(pa.array(part)), slices, self.workers)
+        return lines_array(data, offsets), order, np.diff(offsets)[order]
 
-    def _external(self, area: str, fingerprint: "Fingerprint | None") -> Iterator[pa.Array]:
+    def _external(self, area: str) -> Iterator[pa.Array]:
         meta = self._meta()
         index = os.path.join(area, "index.npz")
         spill = Spill.load(os.path.join(area, "spill.bin"), index, meta) if self.resume else None
@@ -107,7 +128,7 @@ class LineShuffle:
                 blocks = ((block, None, offsets) for block, offsets in terminated_blocks(
                     self.specs, self.plan.block_size, self._max_record(), pbar.update))
                 self.records = scatter(blocks, spill, self.seed, self.plan.bits,
-                                       on_lines=fingerprint.add_lines if fingerprint is not None else None,
+                                       on_lines=self._seen.add_lines if self._seen is not None else None,
                                        group=self.plan.group_bytes)
             spill.save_index(index, meta)
         return self._gather_all(spill, used=self.plan.bits)
@@ -135,9 +156,7 @@ class LineShuffle:
             for values in arrays:
                 if fingerprint is not None:
                     fingerprint.add_terminated(values)
-                offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
-                                        offset=values.offset * 8)
-                pbar.update(int(offsets[-1] - offsets[0]))
+                pbar.update(terminated_bytes(values).size)
                 yield terminated_batch(values)
 
     def _max_record(self) -> int:
@@ -181,12 +200,19 @@ def _locate(specs: list[FileSpec], index: int) -> tuple[str, int]:
     return specs[-1].path, index + 1
 
 
-def slices_of(sizes: np.ndarray, target: int) -> Iterator[tuple[int, int]]:
-    """(start, end) ranges of ``sizes`` holding about ``target`` bytes each, at least one item."""
-    ends = np.cumsum(sizes)
+def slices_of(sizes: np.ndarray, target: int, ends: np.ndarray | None = None) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges of ``sizes`` holding about ``target`` bytes each, at least one item.
+
+    ``ends``, the cumulative sum of ``sizes``, may be given when the caller has it.
+    """
+    ends = np.cumsum(sizes) if ends is None else ends
     cuts = np.searchsorted(ends, np.arange(target, int(ends[-1]) if len(ends) else 0, target), side="right")
     bounds = np.unique(np.concatenate([[0], cuts, [len(sizes)]]))
     return zip(bounds[:-1].tolist(), bounds[1:].tolist())
+
+
+def _take(lines: pa.LargeBinaryArray, part: np.ndarray) -> pa.LargeBinaryArray:
+    return lines.take(pa.array(part))
 
 
 def read_all(specs: list[FileSpec], on_bytes: Callable[[int], None]) -> np.ndarray:
@@ -224,18 +250,6 @@ def _mapped(path: str) -> np.ndarray | None:
         except (OSError, ValueError):
             return None
     return np.frombuffer(view, dtype=np.uint8)
-
-
-def ordered_map(fn: Callable, items: Iterator, workers: int) -> Iterator:
-    """``fn`` over ``items`` in ``workers`` threads, results in order, at most ``workers`` ahead."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="corpuskit-take") as pool:
-        window = []
-        for item in items:
-            window.append(pool.submit(fn, item))
-            if len(window) > workers:
-                yield window.pop(0).result()
-        for future in window:
-            yield future.result()
 
 
 def _mtime(path: str) -> float | None:

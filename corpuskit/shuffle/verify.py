@@ -19,7 +19,7 @@ import pyarrow as pa
 from corpuskit.hashing import xxh64_lines, xxh64_ranges
 from corpuskit.io.paths import FileSpec, detect, expand
 from corpuskit.io.reader import Source
-from corpuskit.records import is_terminated, text_values, untagged
+from corpuskit.records import is_terminated, text_values, untagged, value_offsets
 
 MASK = (1 << 64) - 1
 
@@ -41,9 +41,7 @@ class Fingerprint:
 
     def add_terminated(self, values: pa.Array) -> None:
         """An Arrow array of lines that still end with ``\\n``."""
-        offsets = np.frombuffer(values.buffers()[1], dtype=np.int64, count=len(values) + 1,
-                                offset=values.offset * 8)
-        self.add_lines(values.buffers()[2], offsets)
+        self.add_lines(values.buffers()[2], value_offsets(values))
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         if is_terminated(batch):
