@@ -99,7 +99,7 @@ class Writer:
         return input_formats == {"text"} and not self.sharded and self.output_format("text") == "text"
 
     def places(self, input_format: str) -> bool:
-        """Whether lines of ``input_format`` can be copied straight to their place in one plain file."""
+        """Whether lines of ``input_format`` can be written straight at their offsets in one plain file."""
         return (placed.available() and self.path != STDIO and not self.sharded
                 and input_format in ("text", "jsonl") and self.output_format(input_format) == input_format
                 and detect(self.path, input_format, self.compress).compression is None)

@@ -75,25 +75,21 @@ class LineShuffle:
                 arrays = self._in_memory()
             else:
                 arrays = self._external(area)
-            batches = self._counted(arrays, self._written)
+            batches = self._counted(arrays)
             with closing(arrays, batches):
                 outputs = writer.consume(batches, inputs, format, describe, total_records=lambda: self.records)
         return outputs
 
     def _placed(self, writer: Writer, inputs: list[str], describe: Callable[[list[dict]], dict]) -> list[dict]:
-        """The one pass into one plain file: slices of lines are taken and copied to their place in threads."""
+        """The one pass into one plain file: slices of lines are taken and written at their offsets in threads."""
         lines, order, sizes = self._permuted()
         ends = np.cumsum(sizes)
         size = int(ends[-1]) if len(ends) else 0
         pieces = ((int(ends[lo - 1]) if lo else 0, functools.partial(_take, lines, order[lo:hi]))
                   for lo, hi in slices_of(sizes, OUTPUT_SLICE, ends))
         with bar(self.progress, size, "write") as pbar:
-            def written(values: pa.Array) -> None:
-                if self._written is not None:
-                    self._written.add_terminated(values)
-                pbar.update(terminated_bytes(values).size)
-
-            return writer.place(size, pieces, inputs, describe, self.workers, written)
+            return writer.place(size, pieces, inputs, describe, self.workers,
+                                functools.partial(self._tally, pbar=pbar))
 
     def _in_memory(self) -> Iterator[pa.Array]:
         lines, order, sizes = self._permuted()
@@ -150,14 +146,18 @@ class LineShuffle:
 
         return gather(spill, self.plan.bucket_budget, self.workers, split, rss_limit=int(self.plan.mem * 0.85))
 
-    def _counted(self, arrays: Iterator[pa.Array], fingerprint: "Fingerprint | None") -> Iterator[pa.RecordBatch]:
+    def _counted(self, arrays: Iterator[pa.Array]) -> Iterator[pa.RecordBatch]:
         total = self.plan.data_bytes if not self.plan.in_memory else None
         with bar(self.progress, total, "gather") as pbar:
             for values in arrays:
-                if fingerprint is not None:
-                    fingerprint.add_terminated(values)
-                pbar.update(terminated_bytes(values).size)
+                self._tally(values, pbar)
                 yield terminated_batch(values)
+
+    def _tally(self, values: pa.Array, pbar) -> None:
+        """Lines on their way out: into the output fingerprint (with ``verify``) and the progress bar."""
+        if self._written is not None:
+            self._written.add_terminated(values)
+        pbar.update(terminated_bytes(values).size)
 
     def _max_record(self) -> int:
         """A quarter of --mem, and below 4 GiB: temporary buckets store line sizes as uint32."""
